@@ -1,0 +1,35 @@
+# `make demo`: set everything up and open napari with the sample image and our widget.
+# `make test`: set everything up and run the whole suite headless (Xvfb).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is pinned so pip takes the CPU wheel that lies on this machine's disk instead of a
+# multi-GB CUDA build; the package itself accepts any torch >= 2.2.
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test install bench clean xvfb
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test,bench]" "$(TORCH)"
+	touch $@
+
+install: $(VENV)/.installed
+
+xvfb:
+	@command -v xvfb-run >/dev/null || { \
+	  echo "installing xvfb (needs root)"; \
+	  apt-get update -qq && apt-get install -y -qq xvfb xauth >/dev/null; }
+
+test: $(VENV)/.installed xvfb
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest -q
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/python -m napari_blindspot.demo
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,163 @@
+"""Command line: ``napari-blindspot denoise|train|predict``. Parses, reports, and nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="napari-blindspot",
+        description="Self-supervised denoising (N2V, N2V2, HQ-SSL) of one noisy image or stack.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def training_options(p):
+        p.add_argument("--method", default="n2v", choices=["n2v", "n2v2", "hqssl"])
+        p.add_argument("--axes", help="axes of the input, e.g. YX, ZYX, TCYX (default: guessed)")
+        p.add_argument("--noise", default="auto", choices=["auto", "gaussian", "poisson", "poisson-gaussian"],
+                       help="HQ-SSL noise model")
+        p.add_argument("--sigma", type=float, help="known Gaussian noise level, in the input's units")
+        length = p.add_mutually_exclusive_group()
+        length.add_argument("--time-budget", type=float, metavar="SECONDS", help="train for this long (default 60)")
+        length.add_argument("--steps", type=int, metavar="N", help="train for N steps")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+        p.add_argument("--patch-size", type=int, help="training patch side in pixels")
+        p.add_argument("--batch-size", type=int)
+        p.add_argument("--2d", dest="three_d", action="store_false", default=None,
+                       help="train a Z stack slice by slice instead of in 3D")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    d = sub.add_parser("denoise", help="train on INPUT and write the denoised OUTPUT")
+    d.add_argument("input")
+    d.add_argument("output")
+    training_options(d)
+    d.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
+    d.add_argument("--tile", type=int, help="prediction tile side in pixels")
+    d.add_argument("--uncertainty", metavar="PATH", help="HQ-SSL: write the posterior std here")
+
+    t = sub.add_parser("train", help="train on INPUT and save the model to MODEL_DIR")
+    t.add_argument("input")
+    t.add_argument("model_dir")
+    training_options(t)
+
+    p = sub.add_parser("predict", help="denoise INPUT with a saved model")
+    p.add_argument("model_dir")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--axes", help="axes of the input (default: the model's)")
+    p.add_argument("--tile", type=int, help="prediction tile side in pixels")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--uncertainty", metavar="PATH", help="HQ-SSL: write the posterior std here")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _train(args, image):
+    from tqdm import tqdm
+
+    from .core.training import TrainConfig, train
+
+    budget = args.time_budget if args.time_budget is not None else (None if args.steps else 60.0)
+    config = TrainConfig(method=args.method, axes=args.axes, time_budget_s=budget, steps=args.steps,
+                         seed=args.seed, device=args.device, noise=args.noise, sigma=args.sigma,
+                         patch_size=args.patch_size, batch_size=args.batch_size, three_d=args.three_d,
+                         preview_every_s=None)
+    run = train(image, config)
+    with tqdm(total=run.config.steps or None, desc=f"training {args.method}", unit="step",
+              disable=args.quiet, file=sys.stderr, leave=True) as bar:
+        for p in run:
+            bar.total = p.total
+            bar.n = p.step
+            bar.set_postfix(loss=f"{p.loss:.4g}", refresh=False)
+            bar.refresh()
+    if p.noise_params and not args.quiet:
+        print(f"learned noise: {_format_noise(p.noise_params)}", file=sys.stderr)
+    return run
+
+
+def _format_noise(params: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _predict(model, image, axes, output, tile, uncertainty, quiet):
+    from tqdm import tqdm
+
+    from .io import atomic_output, check_writable
+
+    if uncertainty:
+        check_writable(uncertainty)
+    with tqdm(desc="predicting", unit="tile", disable=quiet, file=sys.stderr) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        with atomic_output(output, image.shape) as out:
+            if uncertainty:
+                with atomic_output(uncertainty, image.shape) as std:
+                    model.predict(image, axes, tile=tile, out=(out, std), return_uncertainty=True,
+                                  progress=progress)
+            else:
+                model.predict(image, axes, tile=tile, out=out, progress=progress)
+
+
+def _run(args) -> None:
+    from .io import check_writable, read_image
+
+    if args.command == "predict":
+        from .core.model_io import load_model
+
+        model = load_model(args.model_dir, device=args.device)
+        check_writable(args.output)
+        image = read_image(args.input)
+        _predict(model, image, args.axes, args.output, args.tile, args.uncertainty, args.quiet)
+        return
+    output = args.output if args.command == "denoise" else None
+    if output:
+        check_writable(output)
+    if args.uncertainty if args.command == "denoise" else False:
+        if args.method != "hqssl":
+            raise ValueError("--uncertainty needs --method hqssl")
+    model_dir = args.model_dir if args.command == "train" else args.save_model
+    if model_dir and Path(model_dir).is_file():
+        raise ValueError(f"{model_dir} is a file: give a folder to save the model in")
+    image = read_image(args.input)
+    run = _train(args, image)
+    if model_dir:
+        run.model.save(model_dir)
+    if output:
+        _predict(run.model, image, run.config.axes, output, args.tile, args.uncertainty, args.quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        _run(args)
+    except KeyboardInterrupt:
+        print("interrupted: no output written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, OSError, FloatingPointError) as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except RuntimeError as err:
+        if args.debug or "out of memory" not in str(err).lower():
+            raise
+        print("error: out of memory: use a smaller --patch-size, --batch-size or --tile, "
+              "or --device cpu", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

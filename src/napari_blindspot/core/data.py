@@ -1,0 +1,256 @@
+"""Axes, normalisation and lazy patch sampling.
+
+Every array the core works on is seen through a `StackView`: the user's array with its axes
+reordered to ``(samples..., C, [Z,] Y, X)``. S and T (and Z when training slice by slice) are
+sample axes; C is always present (length 1 when the image has no channel axis). The view never
+copies: numpy arrays are transposed, lazy arrays (dask, zarr) are wrapped in dask and only the
+patches and tiles that are asked for are ever read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+AXES_LETTERS = "STCZYX"
+SAMPLE_AXES = "ST"
+
+
+def guess_axes(shape: tuple[int, ...], scale: tuple[float, ...] | None = None) -> str:
+    """A sensible axes string for an array of this shape (napari layer order: last two are YX).
+
+    3D arrays are read as ZYX when the first axis is short relative to the plane or the layer
+    scale says the first axis is a spatial one (scale differs from 1), else as TYX... a guess
+    the user can always correct.
+    """
+    ndim = len(shape)
+    if ndim == 2:
+        return "YX"
+    if ndim == 3:
+        if shape[0] <= 4 and min(shape[1:]) > 32:
+            return "CYX"
+        return "ZYX"
+    if ndim == 4:
+        return "CZYX" if shape[0] <= 4 else "TZYX"
+    if ndim == 5:
+        return "TCZYX"
+    if ndim == 6:
+        return "STCZYX"
+    raise ValueError(f"images must have 2 to 6 dimensions, got shape {tuple(shape)}")
+
+
+def validate_axes(axes: str, shape: tuple[int, ...]) -> str:
+    """Return `axes` upper-cased, or raise a ValueError that says what would fit."""
+    if not isinstance(axes, str):
+        raise TypeError(f"axes must be a string such as 'YX' or 'ZYX', got {type(axes).__name__}")
+    axes = axes.upper().strip()
+    hint = f"try '{guess_axes(shape)}'" if 2 <= len(shape) <= 6 else "use 2 to 6 dimensions"
+    unknown = sorted(set(axes) - set(AXES_LETTERS))
+    if unknown:
+        raise ValueError(
+            f"axes '{axes}' use unknown letter(s) {''.join(unknown)}: use S, T, C, Z, Y, X ({hint})"
+        )
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axes '{axes}' repeat a letter: each of S, T, C, Z, Y, X at most once")
+    if len(axes) != len(shape):
+        raise ValueError(f"axes '{axes}' do not match image of shape {tuple(shape)}: {hint}")
+    if not axes.endswith("YX") and not ("Y" in axes and "X" in axes):
+        raise ValueError(f"axes '{axes}' must contain Y and X ({hint})")
+    return axes
+
+
+def _as_lazy(array):
+    """numpy stays numpy; anything else (zarr, dask, h5py, memmap-like) becomes a dask array."""
+    if isinstance(array, np.ndarray):
+        return array
+    import dask.array as da
+
+    if isinstance(array, da.Array):
+        return array
+    chunks = getattr(array, "chunks", None)
+    return da.from_array(array, chunks=chunks if chunks is not None else "auto")
+
+
+@dataclass(frozen=True)
+class StackView:
+    """The user's array seen as ``(samples..., C, *spatial)`` without copying.
+
+    `spatial_ndim` is 3 when Z is trained in 3D, else 2 (Z then counts as a sample axis).
+    """
+
+    array: object  # numpy or dask, already transposed
+    axes: str  # the user's axes
+    order: tuple[int, ...]  # transpose applied to the user's array
+    n_sample_axes: int
+    has_channel_axis: bool
+    spatial_ndim: int
+
+    @classmethod
+    def of(cls, image, axes: str, three_d: bool | None = None) -> "StackView":
+        axes = validate_axes(axes, image.shape)
+        if three_d is None:
+            three_d = "Z" in axes
+        if three_d and "Z" not in axes:
+            raise ValueError(f"3D training needs a Z axis, axes are '{axes}'")
+        spatial = "ZYX" if three_d else "YX"
+        samples = [a for a in "STZ" if a in axes and a not in spatial]
+        order = tuple(axes.index(a) for a in samples + (["C"] if "C" in axes else []) + list(spatial))
+        lazy = _as_lazy(image)
+        arr = lazy.transpose(order)
+        if "C" not in axes:
+            arr = arr[(slice(None),) * len(samples) + (None,)]
+        return cls(arr, axes, order, len(samples), "C" in axes, len(spatial))
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape[: self.n_sample_axes])
+
+    @property
+    def n_samples(self) -> int:
+        return math.prod(self.sample_shape)
+
+    @property
+    def channels(self) -> int:
+        return self.array.shape[self.n_sample_axes]
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape[self.n_sample_axes + 1 :])
+
+    @property
+    def is_lazy(self) -> bool:
+        return not isinstance(self.array, np.ndarray)
+
+    def sample_index(self, flat: int) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.unravel_index(flat, self.sample_shape)) if self.sample_shape else ()
+
+    def read(self, flat_sample: int, region: tuple[slice, ...]) -> np.ndarray:
+        """One sample's ``(C, *region)`` block as a float32 numpy array (reads lazily)."""
+        block = self.array[self.sample_index(flat_sample) + (slice(None),) + tuple(region)]
+        return np.asarray(block, dtype=np.float32)
+
+    def to_user_layout(self, canonical: np.ndarray) -> np.ndarray:
+        """Undo `of`: ``(samples..., C, *spatial)`` back to the user's axis order."""
+        if not self.has_channel_axis:
+            canonical = canonical[(slice(None),) * self.n_sample_axes + (0,)]
+        return canonical.transpose(np.argsort(self.order))
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Per-channel ``z = (x - mean) / std``; stored with the model so prediction matches."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def _shape(self, ndim: int, channel_axis: int) -> tuple[int, ...]:
+        shape = [1] * ndim
+        shape[channel_axis] = len(self.mean)
+        return tuple(shape)
+
+    def apply(self, x: np.ndarray, channel_axis: int = 0) -> np.ndarray:
+        s = self._shape(x.ndim, channel_axis)
+        return ((x - np.reshape(self.mean, s)) / np.reshape(self.std, s)).astype(np.float32)
+
+    def undo(self, z: np.ndarray, channel_axis: int = 0) -> np.ndarray:
+        s = self._shape(z.ndim, channel_axis)
+        return (z * np.reshape(self.std, s) + np.reshape(self.mean, s)).astype(np.float32)
+
+    @property
+    def zero_level(self) -> tuple[float, ...]:
+        """Where raw 0 lies in normalised units (Poisson noise is proportional to x - 0)."""
+        return tuple(-m / s for m, s in zip(self.mean, self.std))
+
+
+def measure_normalisation(view: StackView, max_values: int = 2**24, seed: int = 0) -> Normalisation:
+    """Per-channel mean/std over the whole stack, or over random blocks when it is large."""
+    total = view.n_samples * math.prod(view.spatial_shape)
+    if not view.is_lazy and total <= max_values:
+        data = np.moveaxis(view.array, view.n_sample_axes, 0).reshape(view.channels, -1)
+        values = [data[c].astype(np.float64) for c in range(view.channels)]
+    else:
+        rng = np.random.default_rng(seed)
+        side = [min(s, 128 if view.spatial_ndim == 2 else 32) for s in view.spatial_shape]
+        n_blocks = max(1, min(64, max_values // max(1, math.prod(side))))
+        blocks = []
+        for _ in range(n_blocks):
+            start = [int(rng.integers(0, s - b + 1)) for s, b in zip(view.spatial_shape, side)]
+            region = tuple(slice(a, a + b) for a, b in zip(start, side))
+            blocks.append(view.read(int(rng.integers(view.n_samples)), region).reshape(view.channels, -1))
+        stacked = np.concatenate(blocks, axis=1).astype(np.float64)
+        values = list(stacked)
+    mean = tuple(float(v.mean()) for v in values)
+    std = tuple(float(v.std()) for v in values)
+    if any(not math.isfinite(m) or not math.isfinite(s) for m, s in zip(mean, std)):
+        raise ValueError("the image contains NaN or Inf values: replace them (e.g. np.nan_to_num) first")
+    if any(s <= 0 for s in std):
+        raise ValueError("the image is constant (zero variance): there is nothing to denoise")
+    return Normalisation(mean, std)
+
+
+class PatchSampler:
+    """Random normalised training patches, drawn on the fly, with random flips and rotations.
+
+    In-memory arrays are sliced directly (no copy of the stack). Lazy arrays are read through a
+    cache of random blocks (`cache_blocks` of them, each a few patches wide) that is partly
+    refreshed as training goes, so memory stays bounded by the cache whatever the stack size.
+    """
+
+    def __init__(self, view: StackView, norm: Normalisation, patch: tuple[int, ...], seed: int,
+                 cache_blocks: int = 32, refresh_every: int = 20):
+        if len(patch) != view.spatial_ndim:
+            raise ValueError(f"patch {patch} must have {view.spatial_ndim} dimensions")
+        too_small = [p > s for p, s in zip(patch, view.spatial_shape)]
+        if any(too_small):
+            raise ValueError(
+                f"patch {tuple(patch)} is larger than the image's spatial shape "
+                f"{view.spatial_shape}: choose a patch size of at most "
+                f"{min(view.spatial_shape)} (multiples of 8 work best)"
+            )
+        self.view, self.norm, self.patch = view, norm, tuple(patch)
+        self.rng = np.random.default_rng(seed)
+        self.refresh_every = refresh_every
+        self._draws = 0
+        self._blocks: list[np.ndarray] = []
+        if view.is_lazy:
+            block = tuple(min(s, 4 * p) for s, p in zip(view.spatial_shape, patch))
+            self._block_shape = block
+            self._blocks = [self._read_block() for _ in range(cache_blocks)]
+
+    def _random_region(self, shape: tuple[int, ...]) -> tuple[slice, ...]:
+        starts = [int(self.rng.integers(0, s - p + 1)) for s, p in zip(self.view.spatial_shape, shape)]
+        return tuple(slice(a, a + p) for a, p in zip(starts, shape))
+
+    def _read_block(self) -> np.ndarray:
+        sample = int(self.rng.integers(self.view.n_samples))
+        return self.norm.apply(self.view.read(sample, self._random_region(self._block_shape)))
+
+    def _one_patch(self) -> np.ndarray:
+        if self._blocks:
+            block = self._blocks[int(self.rng.integers(len(self._blocks)))]
+            starts = [int(self.rng.integers(0, b - p + 1)) for b, p in zip(block.shape[1:], self.patch)]
+            patch = block[(slice(None),) + tuple(slice(a, a + p) for a, p in zip(starts, self.patch))]
+        else:
+            sample = self.view.sample_index(int(self.rng.integers(self.view.n_samples)))
+            region = self._random_region(self.patch)
+            raw = self.view.array[sample + (slice(None),) + region]
+            patch = self.norm.apply(raw.astype(np.float32, copy=False))
+        return self._augment(patch)
+
+    def _augment(self, patch: np.ndarray) -> np.ndarray:
+        """Random 90-degree rotation in the YX plane (if square) and flips along each axis."""
+        if patch.shape[-1] == patch.shape[-2]:
+            patch = np.rot90(patch, int(self.rng.integers(4)), axes=(-2, -1))
+        for axis in range(1, patch.ndim):
+            if self.rng.random() < 0.5:
+                patch = np.flip(patch, axis)
+        return patch
+
+    def batch(self, size: int) -> np.ndarray:
+        """``(size, C, *patch)`` float32, contiguous."""
+        self._draws += 1
+        if self._blocks and self._draws % self.refresh_every == 0:
+            self._blocks[int(self.rng.integers(len(self._blocks)))] = self._read_block()
+        return np.ascontiguousarray(np.stack([self._one_patch() for _ in range(size)]))

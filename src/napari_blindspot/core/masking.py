@@ -1,0 +1,80 @@
+"""The Noise2Void blind-spot sampler (Krull et al. 2019; N2V2: Hoeck et al. 2022).
+
+A few pixels per patch are chosen by stratified sampling (one random pixel per grid cell of
+side ``(100 / percent) ** (1 / ndim)``), their values are replaced by a random neighbour from
+a 5x5(x5) window excluding the pixel itself (N2V) or by the window's median excluding the
+pixel (N2V2), and the loss is the MSE on those pixels only: the network cannot learn the
+identity because it never sees the values it must predict.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+
+
+def stratified_coordinates(batch: int, spatial: tuple[int, ...], percent: float,
+                           generator: torch.Generator, device=None) -> torch.Tensor:
+    """``(K, 1 + ndim)`` long tensor of ``(b, *position)``: one random pixel per grid cell."""
+    ndim = len(spatial)
+    side = (100.0 / percent) ** (1.0 / ndim)
+    cells = [math.ceil(s / side) for s in spatial]
+    grid = torch.stack(torch.meshgrid(*[torch.arange(n) for n in cells], indexing="ij"), -1)
+    grid = grid.reshape(1, -1, ndim).expand(batch, -1, -1)
+    jitter = torch.rand(grid.shape, generator=generator)
+    position = ((grid + jitter) * side).floor().long()
+    inside = (position < torch.tensor(spatial)).all(-1)
+    b = torch.arange(batch).view(-1, 1).expand(-1, grid.shape[1])
+    coords = torch.cat([b[inside].unsqueeze(-1), position[inside]], dim=-1)
+    return coords.to(device)
+
+
+def _window_offsets(ndim: int, radius: int) -> torch.Tensor:
+    """All non-zero offsets of the ``(2 radius + 1) ** ndim`` window."""
+    steps = range(-radius, radius + 1)
+    return torch.tensor([o for o in itertools.product(steps, repeat=ndim) if any(o)], dtype=torch.long)
+
+
+def _reflect(position: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """Mirror indices that fall off the patch back inside (never onto the original pixel)."""
+    position = position.abs()
+    return torch.where(position >= size, 2 * (size - 1) - position, position)
+
+
+def _gather(x: torch.Tensor, b: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+    """Values ``x[b, :, *position]`` for each row: shape ``(*b.shape, C)``."""
+    index = (b,) + tuple(position[..., i] for i in range(position.shape[-1]))
+    return x.movedim(1, -1)[index]
+
+
+def mask_batch(x: torch.Tensor, percent: float, generator: torch.Generator,
+               median: bool = False, radius: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blind-spot input for a ``(B, C, *spatial)`` batch and the masked coordinates.
+
+    Each masked pixel gets the value of a random neighbour (N2V) or, with `median`, the median
+    of its window without itself (N2V2). All channels of a pixel are masked together.
+    """
+    spatial = tuple(x.shape[2:])
+    coords = stratified_coordinates(x.shape[0], spatial, percent, generator).to(x.device)
+    b, position = coords[:, 0], coords[:, 1:]
+    size = torch.tensor(spatial, device=x.device)
+    offsets = _window_offsets(len(spatial), radius).to(x.device)
+    if median:
+        window = _reflect(position[:, None, :] + offsets[None], size)  # (K, M, ndim)
+        values = _gather(x, b[:, None].expand(-1, offsets.shape[0]), window)  # (K, M, C)
+        replacement = values.median(dim=1).values
+    else:
+        pick = torch.randint(offsets.shape[0], (len(b),), generator=generator).to(x.device)
+        replacement = _gather(x, b, _reflect(position + offsets[pick], size))
+    masked = x.clone()
+    index = (b,) + tuple(position[:, i] for i in range(position.shape[1]))
+    masked.movedim(1, -1)[index] = replacement
+    return masked, coords
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """Mean squared error on the masked pixels only (all channels)."""
+    b, position = coords[:, 0], coords[:, 1:]
+    return (_gather(prediction, b, position) - _gather(target, b, position)).float().pow(2).mean()

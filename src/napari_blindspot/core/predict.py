@@ -1,0 +1,78 @@
+"""Tiled, overlapping, memory-bounded prediction.
+
+The stack is cut into tiles that overlap by a margin on each side; each tile is predicted with
+its margin and only its inner part is written, so every output pixel comes from a tile in
+which it had at least `margin` pixels of context (or the image border). Tiles of one sample
+are batched. Memory is bounded by the tile and batch size: tiles are read from the input (numpy,
+dask or zarr) one batch at a time and written straight into the output array, which may itself
+be a zarr array on disk.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .data import StackView
+
+
+def tile_grid(size: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """Along one axis: ``(read_start, read_stop, write_start, write_stop)`` for each tile.
+
+    Tiles read ``tile`` pixels (or the whole axis when it is shorter) and write the part that
+    lies at least `margin` away from the read window's inner edges. Write ranges partition
+    ``[0, size)`` exactly.
+    """
+    if size <= tile:
+        return [(0, size, 0, size)]
+    inner = tile - 2 * margin
+    if inner < 1:
+        raise ValueError(f"tile {tile} must exceed twice the overlap margin {margin}")
+    out = []
+    write = 0
+    while write < size:
+        read_start = min(max(write - margin, 0), size - tile)
+        write_stop = size if read_start + tile >= size else read_start + tile - margin
+        out.append((read_start, read_start + tile, write, write_stop))
+        write = write_stop
+    return out
+
+
+def iter_tiles(spatial: tuple[int, ...], tile: tuple[int, ...], margin: tuple[int, ...]
+               ) -> Iterator[tuple[tuple[slice, ...], tuple[slice, ...], tuple[slice, ...]]]:
+    """Yield ``(read, write, inner)`` slices: read from the input, write to the output, and
+    the part of the tile's prediction that goes there."""
+    grids = [tile_grid(s, t, m) for s, t, m in zip(spatial, tile, margin)]
+    for combo in itertools.product(*grids):
+        read = tuple(slice(r0, r1) for r0, r1, _, _ in combo)
+        write = tuple(slice(w0, w1) for _, _, w0, w1 in combo)
+        inner = tuple(slice(w0 - r0, w1 - r0) for r0, _, w0, w1 in combo)
+        yield read, write, inner
+
+
+def predict_tiled(view: StackView, predict_batch: Callable[[np.ndarray], list[np.ndarray]],
+                  outputs: list, tile: tuple[int, ...], margin: tuple[int, ...], batch_size: int = 4,
+                  progress: Callable[[int, int], None] | None = None) -> None:
+    """Run `predict_batch` over all tiles of `view` and write into each of `outputs`.
+
+    `predict_batch` maps raw float32 ``(B, C, *tile)`` to a list of arrays of the same shape
+    (one per output: e.g. the denoised image and its uncertainty). Each output is array-like of
+    shape ``(samples..., C, *spatial)`` supporting slice assignment (numpy or zarr).
+    """
+    tiles = list(iter_tiles(view.spatial_shape, tile, margin))
+    total = view.n_samples * len(tiles)
+    done = 0
+    for sample in range(view.n_samples):
+        index = view.sample_index(sample)
+        for start in range(0, len(tiles), batch_size):
+            group = tiles[start : start + batch_size]
+            batch = np.stack([view.read(sample, read) for read, _, _ in group])
+            results = predict_batch(batch)
+            for k, (_, write, inner) in enumerate(group):
+                for out, result in zip(outputs, results):
+                    out[index + (slice(None),) + write] = result[(k, slice(None)) + inner]
+            done += len(group)
+            if progress is not None:
+                progress(done, total)

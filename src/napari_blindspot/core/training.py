@@ -1,0 +1,378 @@
+"""The training loop, as a generator of progress events.
+
+    run = train(image, TrainConfig(method="n2v", axes="YX", time_budget_s=60))
+    for p in run:        # Progress(step, total, elapsed_s, loss, val_loss, preview, ...)
+        ...
+    model = run.model
+
+The widget, the command line's progress bar and the tests all consume the same events.
+Training stops at `steps`, at `time_budget_s` or at `run.stop()`, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+
+from .data import StackView, guess_axes, measure_normalisation, validate_axes, PatchSampler
+from .masking import mask_batch, masked_mse
+from .model import METHODS, Model, ModelSpec, build_network, build_noise_model, choose_device
+
+NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """All training settings. `None` means "the default for this method, layout and device"."""
+
+    method: str = "n2v"
+    axes: str | None = None  # None: guessed from the image shape
+    time_budget_s: float | None = 60.0
+    steps: int | None = None  # whichever of steps / time budget comes first
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    noise: str = "auto"  # HQ-SSL noise model
+    sigma: float | None = None  # known Gaussian sigma, in input units
+    patch_size: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    features: int | None = None  # network width
+    depth: int | None = None  # network levels
+    three_d: bool | None = None  # train Z in 3D (default when Z is present)
+    mask_percent: float = 1.5  # N2V: share of pixels masked per patch
+    preview_every_s: float | None = 2.0  # None: no previews
+    validation_every_s: float = 2.0
+    amp: bool = True  # mixed precision on CUDA
+    num_threads: int | None = None  # CPU threads for torch (default: all available cores)
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.noise not in NOISE_MODELS:
+            raise ValueError(f"unknown noise model {self.noise!r}: use one of {', '.join(NOISE_MODELS)}")
+        if self.time_budget_s is None and self.steps is None:
+            raise ValueError("give a time budget or a number of steps (or both)")
+        if self.time_budget_s is not None and not (self.time_budget_s > 0 and math.isfinite(self.time_budget_s)):
+            raise ValueError(f"time budget must be a positive number of seconds, got {self.time_budget_s}")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
+            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+        if self.sigma is not None and not (self.sigma > 0 and math.isfinite(self.sigma)):
+            raise ValueError(f"sigma must be a positive number in the image's units, got {self.sigma}")
+        if self.sigma is not None and self.noise not in ("gaussian", "auto"):
+            raise ValueError(f"sigma is a Gaussian noise level; it does not apply to noise={self.noise!r}")
+        for name in ("patch_size", "batch_size", "features", "depth"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.patch_size is not None and self.patch_size < 8:
+            raise ValueError(f"patch_size {self.patch_size} is too small: use at least 8 (64 is typical)")
+        if self.learning_rate is not None and not (0 < self.learning_rate < 1):
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if not 0 < self.mask_percent <= 20:
+            raise ValueError(f"mask_percent must be in (0, 20], got {self.mask_percent}")
+        if self.preview_every_s is not None and self.preview_every_s <= 0:
+            raise ValueError("preview_every_s must be positive (or None for no previews)")
+        if not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+
+
+@dataclass
+class Progress:
+    """One training event. `preview` is a denoised view of `preview_region` (or None)."""
+
+    step: int
+    total: int
+    elapsed_s: float
+    loss: float
+    val_loss: float | None = None
+    preview: np.ndarray | None = None
+    preview_region: tuple | None = None
+    steps_per_s: float = 0.0
+    eta_s: float = 0.0
+    noise_params: dict | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Defaults filled in for one run."""
+
+    patch: tuple[int, ...]
+    batch: int
+    lr: float
+    network: dict
+
+
+def _settings(config: TrainConfig, spatial_ndim: int, device: torch.device) -> _Settings:
+    gpu = device.type != "cpu"
+    if config.method == "hqssl":
+        from .blindspot import PRESETS
+
+        network = dict(PRESETS["gpu" if gpu else "cpu"])
+        side = config.patch_size or (64 if spatial_ndim == 2 else 32)
+        patch = (side,) * spatial_ndim  # rotations need square/cubic patches
+        batch = config.batch_size or (16 if gpu else 8)
+        lr = config.learning_rate or 2e-3
+    else:
+        network = {"depth": 2, "features": 32, "batch_norm": False}
+        side = config.patch_size or 64
+        patch = (side,) * 2 if spatial_ndim == 2 else (max(8, side // 2), side, side)
+        batch = config.batch_size or (64 if gpu else 16)
+        lr = config.learning_rate or 4e-4
+    if config.features is not None:
+        network["features"] = config.features
+    if config.depth is not None:
+        network["depth"] = config.depth
+    return _Settings(patch, batch, lr, network)
+
+
+def validate_image(image) -> None:
+    """Reject what no method can denoise, with a message that says what to do."""
+    shape = getattr(image, "shape", None)
+    dtype = getattr(image, "dtype", None)
+    if shape is None or dtype is None:
+        raise TypeError(f"expected an array (numpy, dask or zarr), got {type(image).__name__}")
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "uif":
+        raise TypeError(f"images must be integer or floating point, got dtype {dtype}: convert "
+                        "with image.astype(np.float32)")
+    if not 2 <= len(shape) <= 6:
+        raise ValueError(f"images must have 2 to 6 dimensions (axes from S, T, C, Z, Y, X), got shape {tuple(shape)}")
+    if 0 in shape:
+        raise ValueError(f"the image is empty (shape {tuple(shape)})")
+
+
+@contextmanager
+def _threads(n: int | None):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class TrainingRun:
+    """Iterate to train; `stop()` from any thread; `model` is usable during and after."""
+
+    def __init__(self, image, config: TrainConfig, model: Model | None = None):
+        validate_image(image)
+        axes = validate_axes(config.axes or (model.spec.axes if model else guess_axes(image.shape)), image.shape)
+        self.config = replace(config, axes=axes)
+        self.image = image
+        self.device = choose_device(config.device)
+        three_d = config.three_d if config.three_d is not None else (
+            model.spec.spatial_ndim == 3 if model else None)
+        self.view = StackView.of(image, axes, three_d=three_d)
+        ndim = self.view.spatial_ndim
+        settings = _settings(self.config, ndim, self.device)
+        if model is not None:
+            self._check_compatible(model)
+            self.model = model.to(self.device)
+            settings = replace(settings, network=model.spec.network)
+        else:
+            norm = measure_normalisation(self.view, seed=config.seed)
+            noise_cfg = None
+            if config.method == "hqssl":
+                sigma = None if config.sigma is None else config.sigma / float(np.mean(norm.std))
+                noise_cfg = {"kind": "gaussian" if config.sigma is not None else config.noise, "sigma": sigma}
+            spec = ModelSpec(config.method, axes, ndim, self.view.channels, settings.network, norm,
+                             noise=noise_cfg, input_dtype=str(np.dtype(image.dtype)))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(config.seed)
+                net = build_network(spec.method, ndim, spec.channels, spec.network)
+                noise = build_noise_model(spec)
+            self.model = Model(spec, net, noise).to(self.device)
+        self.settings = settings
+        self._stop = threading.Event()
+        self._preview_region: tuple | None = None
+
+    def _check_compatible(self, model: Model) -> None:
+        spec = model.spec
+        if spec.method != self.config.method:
+            raise ValueError(f"the model was trained with {spec.method}; continue it with method={spec.method!r}")
+        if spec.channels != self.view.channels or spec.spatial_ndim != self.view.spatial_ndim:
+            raise ValueError(f"the model expects {spec.channels} channel(s) in {spec.spatial_ndim}D, the image "
+                             f"gives {self.view.channels} in {self.view.spatial_ndim}D (axes '{self.config.axes}')")
+
+    def stop(self) -> None:
+        """Ask training to end after the current step (thread-safe)."""
+        self._stop.set()
+
+    def set_preview_region(self, region: tuple | None) -> None:
+        """Where previews are computed: one int or slice per image axis (thread-safe)."""
+        self._preview_region = region
+
+    def __iter__(self):
+        with _threads(self.config.num_threads):
+            yield from self._loop()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _loop(self):
+        cfg, settings, model = self.config, self.settings, self.model
+        sampler = PatchSampler(self.view, model.spec.normalisation, settings.patch, seed=cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        params = list(model.net.parameters()) + (list(model.noise.parameters()) if model.noise else [])
+        optimiser = torch.optim.Adam(params, lr=settings.lr)
+        use_amp = cfg.amp and self.device.type == "cuda"
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        autocast = (lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else nullcontext
+        val_batch = self._validation_batch(sampler, generator)
+
+        start = time.perf_counter()
+        step, loss_value, val_loss = 0, float("nan"), None
+        next_val = cfg.validation_every_s
+        next_preview = min(1.0, cfg.preview_every_s) if cfg.preview_every_s else math.inf
+        preview_cost = 0.0
+        history = model.spec.history
+        while True:
+            elapsed = time.perf_counter() - start
+            fraction = max(step / cfg.steps if cfg.steps else 0.0,
+                           elapsed / cfg.time_budget_s if cfg.time_budget_s else 0.0)
+            if fraction >= 1.0 or self._stop.is_set():
+                break
+            for group in optimiser.param_groups:  # cosine decay to 5% over the run
+                group["lr"] = settings.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * fraction)))
+            model.net.train()
+            x = torch.from_numpy(sampler.batch(settings.batch)).to(self.device)
+            with autocast():
+                loss = self._loss(x, generator)
+            optimiser.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+            step += 1
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"training diverged at step {step} (loss {loss_value}): "
+                                         "lower the learning rate")
+            elapsed = time.perf_counter() - start
+            event = self._event(step, elapsed, loss_value)
+            if elapsed >= next_val:
+                val_loss = event.val_loss = self._validation_loss(val_batch)
+                next_val = elapsed + cfg.validation_every_s
+            if elapsed >= next_preview:
+                t0 = time.perf_counter()
+                event.preview_region, event.preview = self._preview()
+                preview_cost = time.perf_counter() - t0
+                # previews may take at most ~8% of the time: wait at least 12x their cost
+                next_preview = time.perf_counter() - start + max(cfg.preview_every_s, 12 * preview_cost)
+            yield event
+        elapsed = time.perf_counter() - start
+        if val_batch is not None and step:
+            val_loss = self._validation_loss(val_batch)
+        history.update(steps=history.get("steps", 0) + step, seconds=round(history.get("seconds", 0) + elapsed, 2),
+                       loss=loss_value, val_loss=val_loss)
+        if model.noise is not None:
+            model.spec = replace(model.spec, noise_params=self._noise_params())
+        final = self._event(step, elapsed, loss_value)
+        final.total, final.eta_s, final.done, final.val_loss = step, 0.0, True, val_loss
+        yield final
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _event(self, step: int, elapsed: float, loss: float) -> Progress:
+        cfg = self.config
+        rate = step / elapsed if elapsed > 0 else 0.0
+        if cfg.steps and (not cfg.time_budget_s or cfg.steps / max(rate, 1e-9) < cfg.time_budget_s):
+            total = cfg.steps
+            eta = (total - step) / max(rate, 1e-9)
+        else:
+            total = max(step, int(rate * cfg.time_budget_s))
+            eta = max(0.0, cfg.time_budget_s - elapsed)
+        noise = self._noise_params() if self.model.noise is not None else None
+        return Progress(step, total, elapsed, loss, steps_per_s=rate, eta_s=eta, noise_params=noise)
+
+    def _loss(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        method = self.config.method
+        if method == "hqssl":
+            from .blindspot import split_prior
+
+            mu, prior_var = split_prior(self.model.net(x), self.model.spec.channels)
+            return self.model.noise.loss(x, mu, prior_var)
+        masked, coords = mask_batch(x, self.config.mask_percent, generator, median=(method == "n2v2"))
+        return masked_mse(self.model.net(masked), x, coords)
+
+    def _validation_batch(self, sampler: PatchSampler, generator: torch.Generator):
+        """A fixed batch (with fixed masks for N2V), so validation losses compare across steps."""
+        x = torch.from_numpy(sampler.batch(max(4, self.settings.batch // 2))).to(self.device)
+        if self.config.method == "hqssl":
+            return x, None
+        masked, coords = mask_batch(x, self.config.mask_percent, generator, median=self.config.method == "n2v2")
+        return x, (masked, coords)
+
+    @torch.no_grad()
+    def _validation_loss(self, val_batch) -> float:
+        x, masking = val_batch
+        self.model.net.eval()
+        if masking is None:
+            from .blindspot import split_prior
+
+            mu, prior_var = split_prior(self.model.net(x), self.model.spec.channels)
+            return float(self.model.noise.loss(x, mu, prior_var))
+        masked, coords = masking
+        return float(masked_mse(self.model.net(masked), x, coords))
+
+    def _noise_params(self) -> dict:
+        norm = self.model.spec.normalisation
+        return self.model.noise.describe(torch.tensor(norm.mean), torch.tensor(norm.std))
+
+    def _preview(self):
+        region = self._preview_region or default_preview_region(self.image.shape, self.config.axes)
+        return region, preview_of(self.model, self.image, self.config.axes, region)
+
+
+def default_preview_region(shape: tuple[int, ...], axes: str, max_side: int = 512) -> tuple:
+    """The middle plane of every non-YX axis and a central crop of at most `max_side` in YX."""
+    region = []
+    for size, axis in zip(shape, axes):
+        if axis in "YX":
+            side = min(size, max_side)
+            region.append(slice((size - side) // 2, (size - side) // 2 + side))
+        elif axis == "C":
+            region.append(slice(None))
+        else:
+            region.append(size // 2)
+    return tuple(region)
+
+
+def preview_of(model: Model, image, axes: str, region: tuple, context: int = 16) -> np.ndarray:
+    """Denoise just `region` of `image` (ints pick planes, slices pick ranges), with context.
+
+    Spatial axes of the model are read `context` pixels wider than asked so the preview has
+    no border artefacts; the result is cropped back to exactly `region`.
+    """
+    spatial = "ZYX" if model.spec.spatial_ndim == 3 else "YX"
+    read, crop = [], []
+    for size, axis, want in zip(image.shape, axes, region):
+        if isinstance(want, slice):
+            start, stop, _ = want.indices(size)
+        else:
+            start, stop = int(want), int(want) + 1
+        if axis in spatial:
+            lo, hi = max(0, start - context), min(size, stop + context)
+        elif axis == "C":
+            lo, hi = 0, size
+        else:
+            lo, hi = start, stop
+        read.append(slice(lo, hi))
+        crop.append(slice(start - lo, stop - lo) if isinstance(want, slice) else want - lo)
+    denoised = model.predict(image[tuple(read)], axes)
+    return denoised[tuple(crop)]
+
+
+def train(image, config: TrainConfig | None = None, model: Model | None = None, **overrides) -> TrainingRun:
+    """Start training on `image` (iterate the returned run to make progress).
+
+    `model`: continue training an existing model ("train more"). `overrides` are TrainConfig
+    fields, e.g. ``train(image, method="hqssl", time_budget_s=120)``.
+    """
+    config = replace(config or TrainConfig(), **overrides) if overrides else (config or TrainConfig())
+    return TrainingRun(image, config, model)
