@@ -1,7 +1,7 @@
 """The Noise2Void blind-spot sampler (Krull et al. 2019; N2V2: Hoeck et al. 2022).
 
 A few pixels per patch are chosen by stratified sampling (one random pixel per grid cell of
-side ``(100 / percent) ** (1 / ndim)``), their values are replaced by a random neighbour from
+side ``(100 / percent) ** (1 / ndim)`` rounded to whole pixels), their values are replaced by a random neighbour from
 a 5x5(x5) window excluding the pixel itself (N2V) or by the window's median excluding the
 pixel (N2V2), and the loss is the MSE on those pixels only: the network cannot learn the
 identity because it never sees the values it must predict.
@@ -15,16 +15,20 @@ import math
 import torch
 
 
+def grid_side(percent: float, ndim: int) -> int:
+    """Side of the sampling grid's cells, in whole pixels, for ~`percent` % masked pixels."""
+    return max(2, round((100.0 / percent) ** (1.0 / ndim)))
+
+
 def stratified_coordinates(batch: int, spatial: tuple[int, ...], percent: float,
                            generator: torch.Generator, device=None) -> torch.Tensor:
     """``(K, 1 + ndim)`` long tensor of ``(b, *position)``: one random pixel per grid cell."""
     ndim = len(spatial)
-    side = (100.0 / percent) ** (1.0 / ndim)
+    side = grid_side(percent, ndim)
     cells = [math.ceil(s / side) for s in spatial]
     grid = torch.stack(torch.meshgrid(*[torch.arange(n) for n in cells], indexing="ij"), -1)
     grid = grid.reshape(1, -1, ndim).expand(batch, -1, -1)
-    jitter = torch.rand(grid.shape, generator=generator)
-    position = ((grid + jitter) * side).floor().long()
+    position = grid * side + torch.randint(side, grid.shape, generator=generator)
     inside = (position < torch.tensor(spatial)).all(-1)
     b = torch.arange(batch).view(-1, 1).expand(-1, grid.shape[1])
     coords = torch.cat([b[inside].unsqueeze(-1), position[inside]], dim=-1)
@@ -37,10 +41,13 @@ def _window_offsets(ndim: int, radius: int) -> torch.Tensor:
     return torch.tensor([o for o in itertools.product(steps, repeat=ndim) if any(o)], dtype=torch.long)
 
 
-def _reflect(position: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
-    """Mirror indices that fall off the patch back inside (never onto the original pixel)."""
-    position = position.abs()
-    return torch.where(position >= size, 2 * (size - 1) - position, position)
+def _neighbour(position: torch.Tensor, offset: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """``position + offset``, with the offset flipped on axes where that leaves the patch.
+
+    Flipping (rather than mirroring the index) never lands back on the pixel itself.
+    """
+    target = position + offset
+    return torch.where((target < 0) | (target >= size), position - offset, target)
 
 
 def _gather(x: torch.Tensor, b: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
@@ -62,12 +69,12 @@ def mask_batch(x: torch.Tensor, percent: float, generator: torch.Generator,
     size = torch.tensor(spatial, device=x.device)
     offsets = _window_offsets(len(spatial), radius).to(x.device)
     if median:
-        window = _reflect(position[:, None, :] + offsets[None], size)  # (K, M, ndim)
+        window = _neighbour(position[:, None, :], offsets[None], size)  # (K, M, ndim)
         values = _gather(x, b[:, None].expand(-1, offsets.shape[0]), window)  # (K, M, C)
         replacement = values.median(dim=1).values
     else:
         pick = torch.randint(offsets.shape[0], (len(b),), generator=generator).to(x.device)
-        replacement = _gather(x, b, _reflect(position + offsets[pick], size))
+        replacement = _gather(x, b, _neighbour(position, offsets[pick], size))
     masked = x.clone()
     index = (b,) + tuple(position[:, i] for i in range(position.shape[1]))
     masked.movedim(1, -1)[index] = replacement

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import zarr
+
+import napari_blindspot as nb
+from napari_blindspot.core.predict import iter_tiles, tile_grid
+
+
+@pytest.mark.parametrize("size, tile, margin", [(100, 32, 8), (64, 64, 8), (20, 64, 8), (97, 40, 5), (33, 32, 4)])
+def test_tile_writes_partition_the_axis_with_context(size, tile, margin):
+    grid = tile_grid(size, tile, margin)
+    covered = np.zeros(size, int)
+    for r0, r1, w0, w1 in grid:
+        covered[w0:w1] += 1
+        assert 0 <= r0 <= w0 < w1 <= r1 <= size
+        assert r1 - r0 == min(tile, size)
+        assert w0 == 0 or w0 - r0 >= margin  # context before, unless at the border
+        assert w1 == size or r1 - w1 >= margin  # context after, unless at the border
+    assert (covered == 1).all()
+
+
+def test_tiles_cover_every_pixel_once_in_3d():
+    covered = np.zeros((20, 50, 70), int)
+    for _, write, _ in iter_tiles(covered.shape, (8, 32, 32), (2, 4, 4)):
+        covered[write] += 1
+    assert (covered == 1).all()
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    rng = np.random.default_rng(0)
+    image = rng.normal(100, 20, (2, 96, 80)).astype(np.float32)
+    run = nb.train(image, nb.TrainConfig(axes="ZYX", three_d=False, steps=3, time_budget_s=None,
+                                         features=8, patch_size=16, batch_size=2, preview_every_s=None))
+    for _ in run:
+        pass
+    return run.model, image
+
+
+def test_tiled_prediction_matches_untiled_away_from_seams(tiny_model):
+    model, image = tiny_model
+    whole = model.predict(image, tile=512)
+    tiled = model.predict(image, tile=48)
+    assert tiled.shape == image.shape and tiled.dtype == np.float32
+    # the UNet's receptive field is wider than the margin, so tiles differ slightly;
+    # the error is small next to the signal
+    assert np.abs(tiled - whole).max() < 0.05 * image.std()
+
+
+def test_prediction_writes_into_a_zarr_array_in_the_users_layout(tiny_model, tmp_path):
+    model, image = tiny_model
+    expected = model.predict(image)
+    out = zarr.open_array(str(tmp_path / "out.zarr"), mode="w", shape=image.shape, dtype="f4", chunks=(1, 48, 48))
+    model.predict(image, out=out)
+    assert np.allclose(out[...], expected, atol=1e-5)
+
+
+def test_prediction_handles_axes_in_any_order(tiny_model):
+    model, image = tiny_model
+    moved = np.ascontiguousarray(np.moveaxis(image, 0, -1))  # YXZ
+    assert np.allclose(model.predict(moved, "YXZ"), np.moveaxis(model.predict(image), 0, -1), atol=1e-5)
+
+
+def test_wrong_channel_count_is_refused(tiny_model):
+    model, _ = tiny_model
+    with pytest.raises(ValueError, match="1 channel"):
+        model.predict(np.zeros((3, 32, 32), np.float32), "CYX")

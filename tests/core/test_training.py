@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+import torch
+
+import napari_blindspot as nb
+from napari_blindspot.core.training import TrainConfig
+
+
+def _psnr(clean, x):
+    return 10 * np.log10((clean.max() - clean.min()) ** 2 / np.mean((clean - x) ** 2))
+
+
+def test_training_on_a_noisy_image_improves_psnr(noisy_image):
+    clean, noisy = noisy_image
+    out = nb.denoise(noisy, method="n2v", axes="YX", time_budget_s=None, steps=150, seed=0,
+                     features=8, patch_size=32, batch_size=8, learning_rate=3e-3)
+    assert out.dtype == np.float32 and out.shape == noisy.shape
+    assert _psnr(clean, out) > _psnr(clean, noisy) + 3
+
+
+def test_training_is_reproducible_for_a_seed(noisy_image):
+    _, noisy = noisy_image
+    cfg = TrainConfig(axes="YX", steps=4, time_budget_s=None, features=8, patch_size=16, batch_size=2,
+                      preview_every_s=None, seed=7)
+    weights = []
+    for _ in range(2):
+        run = nb.train(noisy, cfg)
+        for _ in run:
+            pass
+        weights.append(torch.cat([p.flatten() for p in run.model.net.parameters()]))
+    assert torch.equal(weights[0], weights[1])
+
+
+def test_events_count_steps_and_end_with_done(noisy_image):
+    _, noisy = noisy_image
+    run = nb.train(noisy, TrainConfig(axes="YX", steps=5, time_budget_s=None, features=8, patch_size=16,
+                                      batch_size=2, preview_every_s=None))
+    events = list(run)
+    assert [e.step for e in events] == [1, 2, 3, 4, 5, 5]
+    assert events[-1].done and not any(e.done for e in events[:-1])
+    assert all(e.total == 5 for e in events) and events[-1].val_loss is not None
+
+
+def test_time_budget_stops_training(noisy_image):
+    _, noisy = noisy_image
+    run = nb.train(noisy, TrainConfig(axes="YX", time_budget_s=0.5, features=8, patch_size=16, batch_size=2,
+                                      preview_every_s=None))
+    events = list(run)
+    assert events[-1].done and 0.5 <= events[-1].elapsed_s < 2.0
+
+
+def test_stop_ends_training_and_leaves_a_usable_model(noisy_image):
+    _, noisy = noisy_image
+    run = nb.train(noisy, TrainConfig(axes="YX", steps=10_000, time_budget_s=None, features=8, patch_size=16,
+                                      batch_size=2, preview_every_s=None))
+    for event in run:
+        if event.step == 3:
+            run.stop()
+    assert event.done and event.step == 3
+    assert run.model.predict(noisy).shape == noisy.shape
+
+
+def test_previews_show_the_requested_region(noisy_image):
+    _, noisy = noisy_image
+    stack = np.stack([noisy, noisy[::-1]])
+    run = nb.train(stack, TrainConfig(axes="ZYX", three_d=False, time_budget_s=3, features=8, patch_size=16,
+                                      batch_size=2, preview_every_s=0.2))
+    run.set_preview_region((1, slice(8, 40), slice(0, 64)))
+    previews = [e for e in run if e.preview is not None]
+    assert previews
+    assert previews[0].preview.shape == (32, 64)
+    assert previews[0].preview_region == (1, slice(8, 40), slice(0, 64))
+
+
+def test_train_more_continues_from_the_model(noisy_image):
+    _, noisy = noisy_image
+    cfg = TrainConfig(axes="YX", steps=3, time_budget_s=None, features=8, patch_size=16, batch_size=2,
+                      preview_every_s=None)
+    run = nb.train(noisy, cfg)
+    list(run)
+    before = [p.detach().clone() for p in run.model.net.parameters()]
+    more = nb.train(noisy, cfg, model=run.model)
+    list(more)
+    assert more.model is run.model and run.model.spec.history["steps"] == 6
+    assert any(not torch.equal(a, b) for a, b in zip(before, run.model.net.parameters()))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(method="care"), "unknown method"), (dict(noise="laplace"), "unknown noise"),
+    (dict(time_budget_s=0), "positive"), (dict(time_budget_s=-3), "positive"),
+    (dict(steps=0, time_budget_s=None), "positive integer"), (dict(patch_size=4), "too small"),
+    (dict(time_budget_s=None), "time budget or a number of steps"),
+])
+def test_bad_settings_are_refused_with_advice(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("image, message", [
+    (np.zeros((4,), np.float32), "2 to 6 dimensions"), (np.zeros((0, 8), np.float32), "empty"),
+    (np.zeros((16, 16), bool), "integer or floating"), (np.zeros((16, 16), complex), "integer or floating"),
+])
+def test_bad_images_are_refused(image, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        nb.train(image, TrainConfig(steps=1, time_budget_s=None))

@@ -1,0 +1,69 @@
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from napari_blindspot.cli import main
+
+FAST = ["--steps", "3", "--patch-size", "16", "--batch-size", "2", "--quiet"]
+
+
+@pytest.fixture
+def image(noisy_image):
+    return noisy_image[1]
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".npy", ".zarr"])
+def test_denoise_end_to_end_writes_float32_of_the_same_shape(tmp_path, image, suffix):
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(src, image)
+    before = _digest(src)
+    out = tmp_path / f"out{suffix}"
+    assert main(["denoise", str(src), str(out), *FAST]) == 0
+    result = np.load(out) if suffix == ".npy" else (zarr.open(str(out), mode="r")[...] if suffix == ".zarr"
+                                                     else tifffile.imread(out))
+    assert result.shape == image.shape and result.dtype == np.float32 and np.isfinite(result).all()
+    assert _digest(src) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.tif", out.name])  # no temp leftovers
+
+
+def test_train_then_predict_equals_denoise_with_save_model(tmp_path, image):
+    src = tmp_path / "in.npy"
+    np.save(src, image)
+    assert main(["denoise", str(src), str(tmp_path / "a.npy"), "--save-model", str(tmp_path / "m"), *FAST]) == 0
+    assert main(["predict", str(tmp_path / "m"), str(src), str(tmp_path / "b.npy"), "--quiet"]) == 0
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["denoise", "missing.tif", "out.tif"], "does not exist"),
+    (["denoise", "in.npy", "out.png"], "unsupported file type"),
+    (["denoise", "in.npy", "nowhere/out.tif"], "does not exist"),
+    (["denoise", "in.npy", "out.tif", "--axes", "ZYX"], "do not match"),
+    (["denoise", "in.npy", "out.tif", "--time-budget", "-1"], "positive"),
+    (["predict", "in.npy", "in.npy", "out.tif"], "is a file"),
+])
+def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, image, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    np.save("in.npy", image)
+    assert main(args + ["--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
+
+
+def test_console_script_reports_progress_on_stderr(tmp_path, image):
+    np.save(tmp_path / "in.npy", image)
+    proc = subprocess.run([sys.executable, "-m", "napari_blindspot.cli", "denoise", str(tmp_path / "in.npy"),
+                           str(tmp_path / "out.npy"), "--steps", "3", "--patch-size", "16"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "training n2v" in proc.stderr and "3/3" in proc.stderr
