@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, help="prediction tile side in pixels")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--uncertainty", metavar="PATH", help="HQ-SSL: write the posterior std here")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on an existing dask.distributed cluster, e.g. tcp://host:8786")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -89,25 +91,35 @@ def _format_noise(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
-def _predict(model, image, axes, output, tile, uncertainty, quiet):
+def _predict(model, image, axes, output, tile, uncertainty, quiet, run_on=None):
+    """Predict into `output` (and `uncertainty`), atomically. `run_on(outputs, progress)`
+    replaces the local prediction (the cluster path)."""
     from tqdm import tqdm
 
     from .io import atomic_output, check_writable
 
     if uncertainty:
+        if model.spec.method != "hqssl":
+            raise ValueError(f"--uncertainty needs an hqssl model, this one is {model.spec.method}")
         check_writable(uncertainty)
     with tqdm(desc="predicting", unit="tile", disable=quiet, file=sys.stderr) as bar:
         def progress(done, total):
             bar.total = total
             bar.update(done - bar.n)
 
+        def run(outputs):
+            if run_on is not None:
+                run_on(outputs, progress)
+            else:
+                model.predict(image, axes, tile=tile, out=tuple(outputs), return_uncertainty=len(outputs) == 2,
+                              progress=progress)
+
         with atomic_output(output, image.shape) as out:
             if uncertainty:
                 with atomic_output(uncertainty, image.shape) as std:
-                    model.predict(image, axes, tile=tile, out=(out, std), return_uncertainty=True,
-                                  progress=progress)
+                    run([out, std])
             else:
-                model.predict(image, axes, tile=tile, out=out, progress=progress)
+                run([out])
 
 
 def _run(args) -> None:
@@ -119,14 +131,20 @@ def _run(args) -> None:
         model = load_model(args.model_dir, device=args.device)
         check_writable(args.output)
         image = read_image(args.input)
-        _predict(model, image, args.axes, args.output, args.tile, args.uncertainty, args.quiet)
+        run_on = None
+        if args.scheduler:
+            from .distributed import predict_on_cluster
+
+            def run_on(outputs, progress):
+                predict_on_cluster(args.model_dir, args.input, outputs, args.axes, args.tile, args.scheduler,
+                                   progress=progress)
+        _predict(model, image, args.axes, args.output, args.tile, args.uncertainty, args.quiet, run_on)
         return
     output = args.output if args.command == "denoise" else None
     if output:
         check_writable(output)
-    if args.uncertainty if args.command == "denoise" else False:
-        if args.method != "hqssl":
-            raise ValueError("--uncertainty needs --method hqssl")
+    if args.command == "denoise" and args.uncertainty and args.method != "hqssl":
+        raise ValueError("--uncertainty needs --method hqssl")
     model_dir = args.model_dir if args.command == "train" else args.save_model
     if model_dir and Path(model_dir).is_file():
         raise ValueError(f"{model_dir} is a file: give a folder to save the model in")

@@ -127,28 +127,37 @@ class Model:
         if return_uncertainty and self.spec.method != "hqssl":
             raise ValueError("uncertainty maps come from HQ-SSL's posterior; this model is "
                              f"{self.spec.method}")
+        view, tile, margin = self.tiling(image, axes, tile)
+        n_out = 2 if return_uncertainty else 1
+        if out is None:
+            shape = view.sample_shape + (view.channels,) + view.spatial_shape
+            targets = [np.empty(shape, np.float32) for _ in range(n_out)]
+        else:
+            targets = [CanonicalWriter(o, view) for o in (out if isinstance(out, (tuple, list)) else (out,))]
+        predict_tiled(view, self.batch_predictor(return_uncertainty), targets, tile, margin, batch_size, progress)
+        if out is not None:
+            return out
+        results = [view.to_user_layout(t) for t in targets]
+        return tuple(results) if return_uncertainty else results[0]
+
+    def batch_predictor(self, with_variance: bool):
+        """raw ``(B, C, *tile)`` -> [denoised] or [denoised, posterior std], in input units."""
+        return lambda raw: self._predict_batch(raw, with_variance)
+
+    def tiling(self, image, axes: str | None, tile=None):
+        """The image's view, and tile and margin sizes for prediction."""
         axes = validate_axes(axes or self.spec.axes, image.shape)
         view = StackView.of(image, axes, three_d=self.spec.spatial_ndim == 3)
         if view.channels != self.spec.channels:
             raise ValueError(f"the model was trained on {self.spec.channels} channel(s), the image "
                              f"has {view.channels} (axes '{axes}', shape {tuple(image.shape)})")
-        default, margin = default_tile(self.spec.spatial_ndim)
+        size, margin = default_tile(self.spec.spatial_ndim)
         if tile is not None:
-            default = (tile,) * self.spec.spatial_ndim if isinstance(tile, int) else tuple(tile)
-            margin = tuple(min(m, max(0, (t - 1) // 4)) for m, t in zip(margin, default))
-        canonical_shape = view.sample_shape + (view.channels,) + view.spatial_shape
-        n_out = 2 if return_uncertainty else 1
-        if out is None:
-            targets = [np.empty(canonical_shape, np.float32) for _ in range(n_out)]
-        else:
-            outs = out if isinstance(out, (tuple, list)) else (out,)
-            targets = [_CanonicalWriter(o, view) for o in outs]
-        predict_tiled(view, lambda raw: self._predict_batch(raw, return_uncertainty), targets,
-                      default, margin, batch_size, progress)
-        if out is not None:
-            return out
-        results = [view.to_user_layout(t) for t in targets]
-        return tuple(results) if return_uncertainty else results[0]
+            size = (tile,) * self.spec.spatial_ndim if isinstance(tile, int) else tuple(tile)
+            if min(size) < 8:
+                raise ValueError(f"tile {tile} is too small: use at least 8 pixels (256 is typical)")
+            margin = tuple(min(m, max(0, (t - 1) // 4)) for m, t in zip(margin, size))
+        return view, size, margin
 
     def save(self, path) -> None:
         from .model_io import save_model
@@ -156,7 +165,7 @@ class Model:
         save_model(self, path)
 
 
-class _CanonicalWriter:
+class CanonicalWriter:
     """Lets `predict_tiled` write canonical-layout blocks into an output in the user's layout."""
 
     def __init__(self, target, view: StackView):

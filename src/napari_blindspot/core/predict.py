@@ -11,6 +11,7 @@ be a zarr array on disk.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -52,6 +53,38 @@ def iter_tiles(spatial: tuple[int, ...], tile: tuple[int, ...], margin: tuple[in
         yield read, write, inner
 
 
+@dataclass(frozen=True)
+class TileGroup:
+    """Tiles of one sample predicted together in one batch."""
+
+    sample: int
+    tiles: tuple[tuple[tuple[slice, ...], tuple[slice, ...], tuple[slice, ...]], ...]
+
+
+def plan_tiles(view: StackView, tile: tuple[int, ...], margin: tuple[int, ...], batch_size: int) -> list[TileGroup]:
+    """The whole prediction as a list of batches; local and distributed runs share it, so
+    they compute exactly the same thing."""
+    tiles = tuple(iter_tiles(view.spatial_shape, tile, margin))
+    return [TileGroup(sample, tiles[start : start + batch_size])
+            for sample in range(view.n_samples) for start in range(0, len(tiles), batch_size)]
+
+
+def predict_group(view: StackView, group: TileGroup, predict_batch: Callable[[np.ndarray], list[np.ndarray]]
+                  ) -> list[list[np.ndarray]]:
+    """Predict one batch: for each output, the inner (written) part of every tile."""
+    batch = np.stack([view.read(group.sample, read) for read, _, _ in group.tiles])
+    results = predict_batch(batch)
+    return [[result[(k, slice(None)) + inner] for k, (_, _, inner) in enumerate(group.tiles)]
+            for result in results]
+
+
+def write_group(view: StackView, group: TileGroup, parts: list[list[np.ndarray]], outputs: list) -> None:
+    index = view.sample_index(group.sample)
+    for out, blocks in zip(outputs, parts):
+        for (_, write, _), block in zip(group.tiles, blocks):
+            out[index + (slice(None),) + write] = block
+
+
 def predict_tiled(view: StackView, predict_batch: Callable[[np.ndarray], list[np.ndarray]],
                   outputs: list, tile: tuple[int, ...], margin: tuple[int, ...], batch_size: int = 4,
                   progress: Callable[[int, int], None] | None = None) -> None:
@@ -61,18 +94,10 @@ def predict_tiled(view: StackView, predict_batch: Callable[[np.ndarray], list[np
     (one per output: e.g. the denoised image and its uncertainty). Each output is array-like of
     shape ``(samples..., C, *spatial)`` supporting slice assignment (numpy or zarr).
     """
-    tiles = list(iter_tiles(view.spatial_shape, tile, margin))
-    total = view.n_samples * len(tiles)
-    done = 0
-    for sample in range(view.n_samples):
-        index = view.sample_index(sample)
-        for start in range(0, len(tiles), batch_size):
-            group = tiles[start : start + batch_size]
-            batch = np.stack([view.read(sample, read) for read, _, _ in group])
-            results = predict_batch(batch)
-            for k, (_, write, inner) in enumerate(group):
-                for out, result in zip(outputs, results):
-                    out[index + (slice(None),) + write] = result[(k, slice(None)) + inner]
-            done += len(group)
-            if progress is not None:
-                progress(done, total)
+    groups = plan_tiles(view, tile, margin, batch_size)
+    total, done = sum(len(g.tiles) for g in groups), 0
+    for group in groups:
+        write_group(view, group, predict_group(view, group, predict_batch), outputs)
+        done += len(group.tiles)
+        if progress is not None:
+            progress(done, total)
