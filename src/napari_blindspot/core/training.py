@@ -109,22 +109,39 @@ class _Settings:
     network: dict
 
 
-def _settings(config: TrainConfig, spatial_ndim: int, device: torch.device) -> _Settings:
-    gpu = device.type != "cpu"
+MIN_SIDE = 16  # smallest image side (pixels) we train on
+
+
+def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int, ...]:
+    """Shrink a default patch to fit the image (multiples of 8), keeping squares square."""
+    if min(spatial) < MIN_SIDE:
+        raise ValueError(f"the image is too small to train on ({'x'.join(map(str, spatial))} pixels): "
+                         f"every spatial side must be at least {MIN_SIDE}")
+    fitted = tuple(min(p, s // 8 * 8) for p, s in zip(default, spatial))
+    if len(set(default)) == 1:  # square/cubic patches (HQ-SSL rotations) stay so
+        fitted = (min(fitted),) * len(fitted)
+    return fitted
+
+
+def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.device) -> _Settings:
+    """Fill in the defaults for this method, image and device; a user's setting always wins."""
+    gpu, ndim = device.type != "cpu", len(spatial)
     if config.method == "hqssl":
         from .blindspot import PRESETS
 
         network = dict(PRESETS["gpu" if gpu else "cpu"])
-        side = config.patch_size or (64 if spatial_ndim == 2 else 32)
-        patch = (side,) * spatial_ndim  # rotations need square/cubic patches
+        side = config.patch_size or (64 if ndim == 2 else 32)
+        patch = (side,) * ndim  # rotations need square/cubic patches
         batch = config.batch_size or (16 if gpu else 8)
         lr = config.learning_rate or 2e-3
     else:
-        network = {"depth": 2, "features": 32, "batch_norm": False}
+        network = {"depth": 2, "features": 32 if gpu else 16, "batch_norm": False}
         side = config.patch_size or 64
-        patch = (side,) * 2 if spatial_ndim == 2 else (max(8, side // 2), side, side)
+        patch = (side,) * 2 if ndim == 2 else (max(8, side // 2), side, side)
         batch = config.batch_size or (64 if gpu else 16)
-        lr = config.learning_rate or 4e-4
+        lr = config.learning_rate or (4e-4 if gpu else 2e-3)
+    if config.patch_size is None:
+        patch = _fit_patch(patch, spatial)
     if config.features is not None:
         network["features"] = config.features
     if config.depth is not None:
@@ -171,7 +188,7 @@ class TrainingRun:
             model.spec.spatial_ndim == 3 if model else None)
         self.view = StackView.of(image, axes, three_d=three_d)
         ndim = self.view.spatial_ndim
-        settings = _settings(self.config, ndim, self.device)
+        settings = _settings(self.config, self.view.spatial_shape, self.device)
         if model is not None:
             self._check_compatible(model)
             self.model = model.to(self.device)
@@ -192,6 +209,7 @@ class TrainingRun:
         self.settings = settings
         self._stop = threading.Event()
         self._preview_region: tuple | None = None
+        self.timings = {"data": 0.0, "network": 0.0, "validation": 0.0, "preview": 0.0}  # seconds
 
     def _check_compatible(self, model: Model) -> None:
         spec = model.spec
@@ -241,14 +259,19 @@ class TrainingRun:
             for group in optimiser.param_groups:  # cosine decay to 5% over the run
                 group["lr"] = settings.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * fraction)))
             model.net.train()
+            t0 = time.perf_counter()
             x = torch.from_numpy(sampler.batch(settings.batch)).to(self.device)
+            inputs, coords = self._blind_spot_input(x, generator)
+            t1 = time.perf_counter()
             with autocast():
-                loss = self._loss(x, generator)
+                loss = self._loss(inputs, x, coords)
             optimiser.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimiser)
             scaler.update()
             step += 1
+            self.timings["data"] += t1 - t0
+            self.timings["network"] += time.perf_counter() - t1
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"training diverged at step {step} (loss {loss_value}): "
@@ -256,17 +279,20 @@ class TrainingRun:
             elapsed = time.perf_counter() - start
             event = self._event(step, elapsed, loss_value)
             if elapsed >= next_val:
+                t0 = time.perf_counter()
                 val_loss = event.val_loss = self._validation_loss(val_batch)
                 next_val = elapsed + cfg.validation_every_s
+                self.timings["validation"] += time.perf_counter() - t0
             if elapsed >= next_preview:
                 t0 = time.perf_counter()
                 event.preview_region, event.preview = self._preview()
                 preview_cost = time.perf_counter() - t0
+                self.timings["preview"] += preview_cost
                 # previews may take at most ~8% of the time: wait at least 12x their cost
                 next_preview = time.perf_counter() - start + max(cfg.preview_every_s, 12 * preview_cost)
             yield event
         elapsed = time.perf_counter() - start
-        if val_batch is not None and step:
+        if step:
             val_loss = self._validation_loss(val_batch)
         history.update(steps=history.get("steps", 0) + step, seconds=round(history.get("seconds", 0) + elapsed, 2),
                        loss=loss_value, val_loss=val_loss)
@@ -290,35 +316,31 @@ class TrainingRun:
         noise = self._noise_params() if self.model.noise is not None else None
         return Progress(step, total, elapsed, loss, steps_per_s=rate, eta_s=eta, noise_params=noise)
 
-    def _loss(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        method = self.config.method
-        if method == "hqssl":
-            from .blindspot import split_prior
+    def _blind_spot_input(self, x: torch.Tensor, generator: torch.Generator):
+        """N2V hides the masked pixels from the input; HQ-SSL's network is blind by construction."""
+        if self.config.method == "hqssl":
+            return x, None
+        return mask_batch(x, self.config.mask_percent, generator, median=self.config.method == "n2v2")
 
-            mu, prior_var = split_prior(self.model.net(x), self.model.spec.channels)
-            return self.model.noise.loss(x, mu, prior_var)
-        masked, coords = mask_batch(x, self.config.mask_percent, generator, median=(method == "n2v2"))
-        return masked_mse(self.model.net(masked), x, coords)
+    def _loss(self, inputs: torch.Tensor, x: torch.Tensor, coords: torch.Tensor | None) -> torch.Tensor:
+        out = self.model.net(inputs)
+        if coords is not None:
+            return masked_mse(out, x, coords)
+        from .blindspot import split_prior
+
+        mu, prior_var = split_prior(out, self.model.spec.channels)
+        return self.model.noise.loss(x, mu, prior_var)
 
     def _validation_batch(self, sampler: PatchSampler, generator: torch.Generator):
         """A fixed batch (with fixed masks for N2V), so validation losses compare across steps."""
         x = torch.from_numpy(sampler.batch(max(4, self.settings.batch // 2))).to(self.device)
-        if self.config.method == "hqssl":
-            return x, None
-        masked, coords = mask_batch(x, self.config.mask_percent, generator, median=self.config.method == "n2v2")
-        return x, (masked, coords)
+        return (x,) + tuple(self._blind_spot_input(x, generator))
 
     @torch.no_grad()
     def _validation_loss(self, val_batch) -> float:
-        x, masking = val_batch
+        x, inputs, coords = val_batch
         self.model.net.eval()
-        if masking is None:
-            from .blindspot import split_prior
-
-            mu, prior_var = split_prior(self.model.net(x), self.model.spec.channels)
-            return float(self.model.noise.loss(x, mu, prior_var))
-        masked, coords = masking
-        return float(masked_mse(self.model.net(masked), x, coords))
+        return float(self._loss(inputs, x, coords))
 
     def _noise_params(self) -> dict:
         norm = self.model.spec.normalisation
