@@ -32,29 +32,31 @@ def read_image(path) -> object:
     if not path.exists():
         raise FileNotFoundError(f"input {path} does not exist")
     try:
-        if suffix == ".npy":
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        if suffix == ".zarr":
-            import zarr
-
-            node = zarr.open(str(path), mode="r")
-            if hasattr(node, "shape"):
-                return node
-            arrays = sorted(node.array_keys())  # a group: multiscale level 0, or the only array
-            if not arrays:
-                raise ValueError(f"{path} is a zarr group without arrays")
-            return node["0"] if "0" in arrays else node[arrays[0]]
-        import tifffile
-
-        try:
-            return tifffile.memmap(path, mode="r")
-        except ValueError:  # compressed or tiled TIFF: cannot be memory-mapped
-            with tifffile.TiffFile(path) as tif:
-                return tif.asarray()
-    except (ValueError, FileNotFoundError):
-        raise
+        return _open(path, suffix)
     except Exception as err:  # noqa: BLE001 - any reader failure means an unreadable file
         raise ValueError(f"cannot read {path} as {suffix[1:]}: {err}") from None
+
+
+def _open(path: Path, suffix: str):
+    if suffix == ".npy":
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    if suffix == ".zarr":
+        import zarr
+
+        node = zarr.open(str(path), mode="r")
+        if hasattr(node, "shape"):
+            return node
+        arrays = sorted(node.array_keys())  # a group: multiscale level 0, or the only array
+        if not arrays:
+            raise ValueError("it is a zarr group without arrays")
+        return node["0"] if "0" in arrays else node[arrays[0]]
+    import tifffile
+
+    try:
+        return tifffile.memmap(path, mode="r")
+    except ValueError:  # compressed or tiled TIFF: cannot be memory-mapped
+        with tifffile.TiffFile(path) as tif:
+            return tif.asarray()
 
 
 def check_writable(path) -> None:

@@ -114,9 +114,6 @@ MIN_SIDE = 16  # smallest image side (pixels) we train on
 
 def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int, ...]:
     """Shrink a default patch to fit the image (multiples of 8), keeping squares square."""
-    if min(spatial) < MIN_SIDE:
-        raise ValueError(f"the image is too small to train on ({'x'.join(map(str, spatial))} pixels): "
-                         f"every spatial side must be at least {MIN_SIDE}")
     fitted = tuple(min(p, s // 8 * 8) for p, s in zip(default, spatial))
     if len(set(default)) == 1:  # square/cubic patches (HQ-SSL rotations) stay so
         fitted = (min(fitted),) * len(fitted)
@@ -187,6 +184,9 @@ class TrainingRun:
         three_d = config.three_d if config.three_d is not None else (
             model.spec.spatial_ndim == 3 if model else None)
         self.view = StackView.of(image, axes, three_d=three_d)
+        if min(self.view.spatial_shape) < MIN_SIDE:
+            raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
+                             f"pixels): every spatial side must be at least {MIN_SIDE}")
         ndim = self.view.spatial_ndim
         settings = _settings(self.config, self.view.spatial_shape, self.device)
         if model is not None:
