@@ -1,0 +1,67 @@
+"""Run one measurement in a fresh process and record its memory; merge results into a JSON file.
+
+Shared by baselines.py and careamics_n2v.py (which runs in another venv: stdlib only here).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+
+def _rss_mib(field: str) -> float:
+    """VmRSS (resident now) or VmHWM (peak resident) of this process, from /proc/self/status."""
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(field))
+    return round(int(line.split()[1]) / 1024, 1)
+
+
+def _with_rss(fn, args: tuple) -> dict:
+    # a spawned child inherits "spawn" as its default; give fn the platform's default (fork on
+    # Linux), as in a plain process: torch DataLoader workers would otherwise re-import everything
+    multiprocessing.set_start_method(None, force=True)
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    before = _rss_mib("VmRSS")
+    result = fn(*args)
+    peak = _rss_mib("VmHWM")
+    largest_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    return {**result, "peak_rss_mib": peak, "rss_rise_mib": round(peak - before, 1),
+            "largest_subprocess_rss_mib": round(largest_child, 1)}
+
+
+def isolated(fn, *args) -> dict:
+    """fn(*args) -> dict, run in a fresh spawned process; adds its memory use (Linux only).
+
+    peak_rss_mib: peak resident memory of the process while fn ran (the peak is reset just
+    before, so imports count only as far as they stay resident); rss_rise_mib: that peak minus
+    the resident memory when fn started, i.e. fn's own working memory, C allocations included;
+    largest_subprocess_rss_mib: the largest single process fn started and waited for (e.g. a
+    dataloader worker; its pages are partly shared with the parent, so do not simply add it).
+    """
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        return pool.submit(_with_rss, fn, args).result()
+
+
+def _cpu() -> str:
+    models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+    return f"{models[0] if models else platform.machine()}, {os.cpu_count()} logical CPUs"
+
+
+def load() -> list[float]:
+    """1, 5 and 15 minute load averages (as `uptime` prints them)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def merge_results(path: Path, key: str, entry: dict) -> None:
+    """Write entry under results[key], keeping other keys: cases can be (re)run one at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["machine"] = _cpu()
+    results.setdefault("runs", {})[key] = {**entry, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    path.write_text(json.dumps(results, indent=1) + "\n")

@@ -1,0 +1,117 @@
+"""How the dock widget feels on a 512x512 image: time to the first preview, the longest
+stall of napari's event loop while training runs, and what live previews cost in throughput.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/widget_latency.py
+
+Targets (issue 5): first preview <= 5 s after pressing Train; longest event-loop stall
+< 100 ms (a QTimer at 10 ms records the gaps between its ticks); previews cost <= 10% of
+training throughput (steps/s with previews on vs off, same widget, same settings, alternated).
+Prints a markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="time budget of each training run")
+    parser.add_argument("--repeats", type=int, default=2, help="runs with previews on, and off")
+    parser.add_argument("--method", default="N2V", choices=["N2V", "N2V2", "HQ-SSL"])
+    args = parser.parse_args()
+
+    import napari
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    from napari_blindspot._sample_data import noisy_cells_2d
+    from napari_blindspot._widget import DenoiseWidget
+
+    image = noisy_cells_2d()[0][0][:512, :512]
+    viewer = napari.Viewer(title="widget latency")
+    viewer.window.resize(1500, 950)
+    source = viewer.add_image(image, name="noisy")
+    widget = DenoiseWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.method_combo.setCurrentText(args.method)
+    widget.duration_spin.setValue(int(args.seconds))
+    app = QApplication.instance()
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+
+    def pump(until, timeout=600.0):
+        start = time.perf_counter()
+        while not until():
+            app.processEvents()
+            time.sleep(0.002)
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError
+        app.processEvents()
+
+    for _ in range(50):  # let the window settle
+        app.processEvents()
+        time.sleep(0.01)
+
+    def one_run(previews: bool) -> dict:
+        widget.preview_every_s = 2.0 if previews else None
+        first_preview = []
+        name = "noisy [preview]"
+        on_insert = lambda e: first_preview.append(time.perf_counter()) if e.value.name == name else None
+        viewer.layers.events.inserted.connect(on_insert)
+        ticks.clear()
+        timer.start()
+        start = time.perf_counter()
+        widget.train_button.click()
+        pump(lambda: widget._res.job is not None and widget._res.job.phase == "predict" or not widget.busy)
+        trained = time.perf_counter()
+        pump(lambda: not widget.busy)
+        timer.stop()
+        viewer.layers.events.inserted.disconnect(on_insert)
+        gaps = np.diff([t for t in ticks if start <= t <= trained]) if len(ticks) > 1 else np.array([0.0])
+        all_gaps = np.diff(ticks)
+        history = widget.model.spec.history
+        for layer in [l for l in viewer.layers if l is not source]:
+            viewer.layers.remove(layer)
+        return dict(first_preview=(first_preview[0] - start) if first_preview else None,
+                    stall=float(gaps.max()), stall_all=float(all_gaps.max()),
+                    steps_per_s=history["steps"] / history["seconds"], steps=history["steps"])
+
+    runs = {True: [], False: []}
+    for _ in range(args.repeats):
+        for previews in (True, False):
+            runs[previews].append(one_run(previews))
+            print(f"previews {'on ' if previews else 'off'}: {runs[previews][-1]}", flush=True)
+    viewer.close()
+
+    on, off = runs[True], runs[False]
+    rate_on = np.mean([r["steps_per_s"] for r in on])
+    rate_off = np.mean([r["steps_per_s"] for r in off])
+    first = max(r["first_preview"] for r in on)
+    stall = max(r["stall"] for r in on + off)
+    stall_all = max(r["stall_all"] for r in on + off)
+    cost = 100 * (1 - rate_on / rate_off)
+    print()
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+          f"{args.method}, 512x512, {args.seconds:.0f} s per run, {args.repeats} runs each")
+    print()
+    print("| measure | value | target |")
+    print("|---|---|---|")
+    print(f"| Train pressed -> first preview layer (s, worst run) | {first:.2f} | <= 5 |")
+    print(f"| longest event-loop stall while training (ms) | {1000 * stall:.0f} | < 100 |")
+    print(f"| longest stall incl. adding the result layer (ms) | {1000 * stall_all:.0f} | |")
+    print(f"| training steps/s, previews on | {rate_on:.2f} | |")
+    print(f"| training steps/s, previews off | {rate_off:.2f} | |")
+    print(f"| preview cost (throughput lost) | {cost:.1f}% | <= 10% |")
+
+
+if __name__ == "__main__":
+    main()

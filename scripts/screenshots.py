@@ -1,0 +1,69 @@
+"""Screenshots of the dock widget before, during (live preview) and after training.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py
+
+Writes docs/img/widget-before.png, widget-during.png, widget-after.png (the whole napari
+window, as a user sees it) for docs/getting-started.md and the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def wait(app, seconds: float = 0.0, until=None, timeout: float = 300.0) -> None:
+    """Run the Qt event loop for `seconds`, or until `until()` is true."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        app.processEvents()
+        if until is None and time.monotonic() - start >= seconds:
+            return
+        if until is not None and until():
+            return
+        time.sleep(0.02)
+    raise TimeoutError("the widget did not get there in time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="training time budget")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    viewer = napari.Viewer(title="napari-blindspot")
+    viewer.window.resize(1500, 950)
+    viewer.open_sample("napari-blindspot", "noisy_cells_2d")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-blindspot", "Self-supervised denoising")
+    widget.duration_spin.setValue(int(args.seconds))
+    app = QApplication.instance()
+    wait(app, 1.0)
+
+    def shot(name: str) -> None:
+        viewer.screenshot(str(args.out / f"widget-{name}.png"), canvas_only=False)
+        print(f"wrote {args.out / f'widget-{name}.png'}")
+
+    shot("before")
+    widget.train_button.click()
+    preview = "noisy cells [preview]"
+    updates = []
+    wait(app, until=lambda: preview in viewer.layers)
+    viewer.layers[preview].events.data.connect(lambda e: updates.append(time.monotonic()))
+    wait(app, until=lambda: len(updates) >= 3 or not widget.busy)
+    wait(app, 0.6)  # let the loss plot redraw
+    shot("during")
+    wait(app, until=lambda: not widget.busy)
+    wait(app, 1.0)
+    shot("after")
+    viewer.close()
+
+
+if __name__ == "__main__":
+    main()

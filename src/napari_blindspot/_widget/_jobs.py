@@ -1,0 +1,140 @@
+"""What the widget's worker threads run: plain generators over the core, no Qt, no napari.
+
+A job yields small events that the main thread turns into layer and widget changes:
+
+    Started(run) -> Progress ... (core events) -> Predicting -> Result      (training)
+    Predicting -> Result                                                     (apply a model)
+    Failed(message) instead of the rest when anything goes wrong
+
+Errors cross the thread boundary as a `Failed` event, never as an exception: napari's
+generator workers silently swallow a `RuntimeError` (torch's out-of-memory is one), and the
+message a user needs ("use a smaller patch") is best written here, next to the cause.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..core import training
+
+
+def worker_threads() -> int:
+    """CPU threads for torch in a worker: all cores but one, which stays with napari's UI.
+
+    (With every core busy, torch's OpenMP threads wait on each other whenever the UI or
+    another process takes a core: measured 100x slower steps on a 2-core machine.)
+    """
+    return max(1, torch.get_num_threads() - 1)
+
+
+@contextmanager
+def _torch_threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class Cancelled(Exception):
+    """Raised inside a job when the widget asks it to give up (layer removed, widget closed)."""
+
+
+@dataclass
+class JobStatus:
+    """Shared between the widget (main thread) and one job (worker thread)."""
+
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    tiles_done: int = 0  # prediction progress, polled by the widget's timer
+    tiles_total: int = 0
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def _predict_progress(self, done: int, total: int) -> None:
+        self.tiles_done, self.tiles_total = done, total
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+
+@dataclass
+class Started:
+    run: training.TrainingRun  # the main thread keeps it to call stop() and set_preview_region()
+
+
+@dataclass
+class Predicting:
+    """Training is over; the full image is being denoised."""
+
+
+@dataclass
+class Result:
+    model: object
+    method: str
+    denoised: np.ndarray
+    uncertainty: np.ndarray | None = None
+    steps: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Failed:
+    message: str
+
+
+def describe_error(err: BaseException, doing: str) -> str:
+    """One message that says what went wrong and what to do about it."""
+    text = str(err)
+    if "out of memory" in text.lower() or type(err).__name__ == "OutOfMemoryError":
+        return (f"Out of memory while {doing}: choose a smaller patch size or batch size under "
+                "Advanced, or set the device to 'cpu'.")
+    if isinstance(err, (ValueError, TypeError, FloatingPointError)):  # core messages say what to do
+        return text
+    return f"{doing.capitalize()} failed ({type(err).__name__}: {text})"
+
+
+def predict(model, image, axes: str, status: JobStatus) -> Result:
+    """The full prediction (and HQ-SSL's uncertainty), reporting tiles done through `status`."""
+    uncertain = model.method == "hqssl"
+    with _torch_threads(worker_threads()):
+        out = model.predict(image, axes, return_uncertainty=uncertain, progress=status._predict_progress)
+    denoised, std = out if uncertain else (out, None)
+    history = model.spec.history
+    return Result(model, model.method, denoised, std, history.get("steps", 0), history.get("seconds", 0.0))
+
+
+def train_job(image, config: training.TrainConfig, model, region: tuple | None, status: JobStatus):
+    """Train (or continue training `model`), then denoise the whole image."""
+    try:
+        run = training.train(image, config, model=model)
+        run.set_preview_region(region)
+        yield Started(run)
+        for event in run:
+            yield event
+            if status.cancelled.is_set():
+                run.stop()
+        if status.cancelled.is_set():
+            return
+        yield Predicting()
+        yield predict(run.model, image, run.config.axes, status)
+    except Cancelled:
+        return
+    except Exception as err:  # noqa: BLE001 - every error becomes a notification, see above
+        yield Failed(describe_error(err, "training"))
+
+
+def predict_job(model, image, axes: str, status: JobStatus):
+    """Apply a trained or loaded model to an image."""
+    try:
+        yield Predicting()
+        yield predict(model, image, axes, status)
+    except Cancelled:
+        return
+    except Exception as err:  # noqa: BLE001
+        yield Failed(describe_error(err, "applying the model"))

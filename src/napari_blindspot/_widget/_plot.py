@@ -1,0 +1,86 @@
+"""The live loss plot: training and validation loss against step, drawn with matplotlib."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import AutoLocator, MaxNLocator
+
+REDRAW_EVERY_S = 0.5  # a redraw costs ~25 ms of the Qt event loop (twice that with constrained layout)
+
+
+class LossPlot(FigureCanvasQTAgg):
+    """Call `add()` for every progress event and `flush()` often; it redraws at most every 0.5 s."""
+
+    def __init__(self, theme=None, parent=None):
+        fig = Figure(figsize=(3.4, 1.7), dpi=100)
+        fig.subplots_adjust(left=0.17, right=0.97, top=0.86, bottom=0.25)  # fixed: layout engines cost 2x
+        super().__init__(fig)
+        self.setParent(parent)
+        self.setMinimumHeight(150)
+        self.setMaximumHeight(200)
+        self.ax = fig.add_subplot()
+        self._colours(fig, theme)
+        (self._train,) = self.ax.plot([], [], lw=1.0, color=self._fg, alpha=0.8, label="training")
+        (self._val,) = self.ax.plot([], [], "o-", ms=3, lw=1.2, color="#f39c3c", label="validation")
+        self.ax.set_xlabel("step", fontsize=8)
+        self.ax.set_ylabel("loss", fontsize=8)
+        self.ax.tick_params(labelsize=7)
+        self.ax.legend(fontsize=7, frameon=False, loc="lower right", bbox_to_anchor=(1, 1), ncols=2,
+                       borderaxespad=0.2)
+        self._empty = self.ax.text(0.5, 0.5, "training and validation loss appear here",
+                                   ha="center", va="center", fontsize=7, color=self._fg, alpha=0.7,
+                                   transform=self.ax.transAxes)
+        self.ax.set_xticks([])
+        self.ax.set_yticks([])
+        self.steps, self.losses, self.val_steps, self.val_losses = [], [], [], []
+        self._dirty, self._drawn_at = False, 0.0
+
+    def _colours(self, fig, theme) -> None:
+        bg = theme.foreground.as_hex() if theme is not None else "#2e333e"
+        self._fg = theme.text.as_hex() if theme is not None else "#f0f1f2"
+        fig.set_facecolor(bg)
+        self.ax.set_facecolor(bg)
+        for spine in self.ax.spines.values():
+            spine.set_color(self._fg)
+        self.ax.tick_params(colors=self._fg)
+        self.ax.xaxis.label.set_color(self._fg)
+        self.ax.yaxis.label.set_color(self._fg)
+
+    def clear(self) -> None:
+        self.steps, self.losses, self.val_steps, self.val_losses = [], [], [], []
+        self._dirty = True
+        self.flush(force=True)
+
+    def add(self, step: int, loss: float, val_loss: float | None = None) -> None:
+        self.steps.append(step)
+        self.losses.append(loss)
+        if val_loss is not None:
+            self.val_steps.append(step)
+            self.val_losses.append(val_loss)
+        self._dirty = True
+
+    def flush(self, force: bool = False) -> None:
+        """Redraw if something changed and the last redraw is old enough (or `force`)."""
+        now = time.monotonic()
+        if not self._dirty or (not force and now - self._drawn_at < REDRAW_EVERY_S):
+            return
+        self._train.set_data(self.steps, self.losses)
+        self._val.set_data(self.val_steps, self.val_losses)
+        self._empty.set_visible(not self.steps)
+        if not self.steps:
+            self.ax.set_xticks([])
+            self.ax.set_yticks([])
+        else:
+            self.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            self.ax.yaxis.set_major_locator(AutoLocator())
+            self.ax.set_xlim(self.steps[0], max(self.steps[-1], self.steps[0] + 1))
+            values = np.asarray(self.losses[len(self.losses) // 20 :] + self.val_losses)  # skip the first 5%
+            lo, hi = np.nanmin(values), np.nanpercentile(values, 98)
+            pad = 0.05 * (hi - lo) or abs(hi) * 0.05 or 1.0
+            self.ax.set_ylim(lo - pad, hi + pad)
+        self.draw_idle()
+        self._dirty, self._drawn_at = False, now

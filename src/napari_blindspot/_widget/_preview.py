@@ -1,0 +1,80 @@
+"""Where the live preview is computed, and where its pixels go in the viewer.
+
+The preview region is one int or slice per image axis (the core's `set_preview_region`):
+  * ints on the axes the user is not looking at (Z, T, S): the viewer's current step;
+  * the whole of C;
+  * on Y and X: the visible field of view when the canvas knows it, at most `max_side`
+    pixels a side (centred on the view), at least `MIN_SIDE`. On a CPU a 512x512 preview
+    costs about a second, and the core then waits 12x that before the next one; 256x256
+    keeps previews coming every few seconds (zoom in and the preview covers the view).
+
+The preview layer holds only the region: an array with the source's number of dimensions and
+length 1 on the int axes, placed by `translate` (source translate + region start * scale).
+So a preview of a huge stack costs one plane of the view, never a full-size buffer, and a 3D
+preview only shows on the plane it was computed for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_SIDE = {"cpu": 256, "gpu": 512}  # preview at most this many pixels along Y and X
+MIN_SIDE = 64  # ...and at least this many, so a zoomed-in view still gets a useful preview
+
+
+def _clip_range(lo: int, hi: int, size: int, max_side: int) -> slice:
+    """[lo, hi) widened to MIN_SIDE, narrowed to max_side around its centre, inside [0, size)."""
+    lo, hi = max(0, lo), min(size, hi)
+    want = min(size, max(MIN_SIDE, min(max_side, hi - lo)))
+    centre = (lo + hi) // 2
+    start = min(max(0, centre - want // 2), size - want)
+    return slice(start, start + want)
+
+
+def preview_region(layer, axes: str, world_point, world_displayed, max_side: int = MAX_SIDE["gpu"]) -> tuple:
+    """The region of `layer`'s data to preview, for the viewer's current point and view.
+
+    `world_point`: ``viewer.dims.point``; `world_displayed`: ``viewer.dims.displayed``.
+    """
+    shape = layer.data[0].shape if layer.multiscale else layer.data.shape
+    data_point = np.asarray(layer.world_to_data(world_point), dtype=float)
+    offset = len(world_point) - len(shape)  # world axes before the layer's first axis
+    displayed = {d - offset for d in world_displayed if d >= offset}
+    corners = np.asarray(layer.corner_pixels)
+    region = []
+    for i, (size, axis) in enumerate(zip(shape, axes)):
+        if axis == "C":
+            region.append(slice(None))
+        elif axis in "YX":
+            lo, hi = 0, size
+            if i in displayed and corners[1, i] > corners[0, i]:  # the canvas has drawn this layer
+                lo, hi = int(corners[0, i]), int(corners[1, i]) + 1
+            region.append(_clip_range(lo, hi, size, max_side))
+        else:
+            region.append(int(np.clip(np.round(data_point[i]), 0, size - 1)))
+    return tuple(region)
+
+
+def place(preview: np.ndarray, region: tuple) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Give `preview` back the axes its int entries dropped; return it and its data offset."""
+    data, start = preview, []
+    for axis, want in enumerate(region):
+        if isinstance(want, slice):
+            start.append(want.start or 0)
+        else:
+            data = np.expand_dims(data, axis)
+            start.append(int(want))
+    return data, tuple(start)
+
+
+def z_mode_hint(axes: str, shape: tuple, scale) -> tuple[bool, str]:
+    """For "auto": train Z in 3D or slice by slice, and one line that says why."""
+    z = axes.index("Z")
+    yx = [float(scale[axes.index(a)]) for a in "YX"]
+    ratio = float(scale[z]) / max(1e-12, float(np.mean(yx)))
+    if shape[z] < 16:
+        return False, f"auto: slice by slice (only {shape[z]} planes; 3D needs at least 16)"
+    if ratio >= 3:
+        return False, (f"auto: slice by slice (Z step is {ratio:.1f}x the pixel size, "
+                       "planes too far apart to help)")
+    return True, f"auto: 3D (Z step is {ratio:.1f}x the pixel size, neighbouring planes help)"

@@ -1,0 +1,60 @@
+"""Fixtures for the dock widget tests: a viewer with a tiny noisy image, the widget docked with
+settings small enough that a training run takes a fraction of a second per step."""
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QThreadPool
+
+from napari_blindspot._widget import DenoiseWidget, _dock
+
+
+def noisy(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    grids = np.meshgrid(*[np.arange(s) for s in shape], indexing="ij")
+    clean = 100 + 40 * np.sin(grids[-1] / 4.0) * np.cos(grids[-2] / 5.0)
+    return (clean + rng.normal(0, 15, shape)).astype(np.float32)
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    """Notifications the widget shows, as (kind, message) pairs."""
+    shown = []
+    for kind in ("error", "warning", "info"):
+        monkeypatch.setattr(_dock, f"show_{kind}", lambda msg, kind=kind: shown.append((kind, msg)))
+    return shown
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def make_widget(viewer, qtbot):
+    """Dock a widget with tiny training settings: features 8, patches 16, batches 4."""
+    made = []
+
+    def make(seconds=None, steps=None):
+        widget = DenoiseWidget(viewer)
+        viewer.window.add_dock_widget(widget)
+        widget.preview_every_s = 0.05
+        widget.double_click_s = 0.05
+        widget.features_spin.setValue(8)
+        widget.patch_spin.setValue(16)
+        widget.batch_spin.setValue(4)
+        if steps is not None:
+            widget.duration_unit.setCurrentText("steps")
+            widget.duration_spin.setValue(steps)
+        else:
+            widget.duration_spin.setValue(seconds or 60)
+        made.append(widget)
+        return widget
+
+    yield make
+    for widget in made:
+        widget._res.release()
+    assert QThreadPool.globalInstance().waitForDone(10_000), "a worker thread is still running"
+
+
+def wait_idle(qtbot, widget, timeout=15_000):
+    qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)

@@ -1,0 +1,97 @@
+"""The widget's controls: layer picker, axes, method-dependent settings, preview regions."""
+
+import numpy as np
+from napari.layers import Image
+
+from napari_blindspot._widget._preview import place, preview_region
+
+from .conftest import noisy
+
+
+def test_picker_follows_layers_added_removed_and_renamed(viewer, make_widget):
+    widget = make_widget()
+    picker = widget.layer_picker
+    assert picker.count() == 0 and widget.axes_edit.text() == ""
+
+    first = viewer.add_image(noisy((32, 32)), name="first")
+    assert picker.currentText() == "first" and widget.axes_edit.text() == "YX"
+    second = viewer.add_image(noisy((8, 32, 32)), name="second")
+    assert [picker.itemText(i) for i in range(picker.count())] == ["first", "second"]
+    assert picker.current_layer() is first  # adding a layer keeps the choice
+
+    second.name = "renamed"
+    assert picker.itemText(1) == "renamed"
+    picker.set_current(second)
+    assert widget.axes_edit.text() == "ZYX"
+    viewer.layers.remove(second)
+    assert picker.count() == 1 and picker.current_layer() is first
+    assert widget.apply_picker.count() == 1
+
+
+def test_rgb_and_labels_layers_are_left_out_with_a_reason(viewer, make_widget):
+    widget = make_widget()
+    viewer.add_image(np.zeros((32, 32, 3), np.uint8), name="photo", rgb=True)
+    viewer.add_labels(np.zeros((32, 32), np.int32), name="cells")
+    assert widget.layer_picker.count() == 0
+    text = widget.skipped_label.text()
+    assert "'photo' (RGB)" in text and "'cells' (labels)" in text
+
+
+def test_axes_are_validated_as_you_type(viewer, make_widget, notes):
+    viewer.add_image(noisy((8, 32, 32)), name="stack")
+    widget = make_widget()
+    assert widget.axes_edit.text() == "ZYX" and widget.axes_edit.styleSheet() == ""
+
+    widget.axes_edit.setText("YX")
+    assert "border" in widget.axes_edit.styleSheet()
+    assert "do not match" in widget.axes_edit.toolTip()
+    widget.axes_edit.setText("QYX")
+    assert "unknown letter" in widget.axes_edit.toolTip()
+
+    widget.train_button.click()  # bad axes: a notification, no training
+    assert not widget.busy and widget.train_button.text() == "Train"
+    assert notes and notes[0][0] == "error" and "unknown letter" in notes[0][1]
+
+    widget.axes_edit.setText("tyx")
+    assert widget.axes_edit.styleSheet() == ""
+    assert not widget.z_mode_combo.isEnabled()
+
+
+def test_noise_settings_apply_to_hqssl_only(viewer, make_widget):
+    widget = make_widget()
+    assert not widget.noise_combo.isEnabled() and not widget.sigma_spin.isEnabled()
+    widget.method_combo.setCurrentText("HQ-SSL")
+    assert widget.noise_combo.isEnabled() and widget.sigma_spin.isEnabled()
+    widget.noise_combo.setCurrentText("poisson")
+    assert not widget.sigma_spin.isEnabled()  # sigma is a Gaussian noise level
+
+
+def test_config_follows_the_controls(viewer, make_widget):
+    layer = viewer.add_image(noisy((20, 32, 32)), name="stack", scale=(5.0, 1.0, 1.0))
+    widget = make_widget(steps=250)
+    assert "slice by slice" in widget.z_hint.text()  # Z step 5x the pixel size
+    widget.method_combo.setCurrentText("HQ-SSL")
+    widget.noise_combo.setCurrentText("gaussian")
+    widget.sigma_spin.setValue(12.5)
+    widget.seed_spin.setValue(7)
+    config = widget._config("ZYX", layer)
+    assert (config.method, config.noise, config.sigma, config.seed) == ("hqssl", "gaussian", 12.5, 7)
+    assert (config.steps, config.time_budget_s, config.three_d) == (250, None, False)
+    assert (config.features, config.patch_size, config.batch_size) == (8, 16, 4)
+    assert config.learning_rate is None and config.device == "auto"
+    widget.z_mode_combo.setCurrentText("3D")
+    assert widget._config("ZYX", layer).three_d is True
+
+
+def test_preview_region_follows_the_current_step_and_the_field_of_view():
+    layer = Image(np.zeros((10, 2000, 300), np.float32))
+    region = preview_region(layer, "ZYX", world_point=(4.0, 0, 0), world_displayed=(1, 2))
+    assert region == (4, slice(744, 1256), slice(0, 300))  # at most 512 a side, centred
+    layer.corner_pixels = np.array([[0, 100, 40], [0, 199, 59]])  # zoomed in on a small part
+    region = preview_region(layer, "ZYX", world_point=(7.0, 0, 0), world_displayed=(1, 2))
+    assert region == (7, slice(100, 200), slice(18, 82))  # at least 64 a side
+
+
+def test_place_puts_a_plane_back_on_its_slice():
+    data, start = place(np.ones((5, 6)), (3, slice(10, 15), slice(None)))
+    assert data.shape == (1, 5, 6) and start == (3, 10, 0)

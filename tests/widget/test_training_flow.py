@@ -1,0 +1,153 @@
+"""The dock widget's main path: Train -> live preview -> result layers, Stop, Train more,
+save -> load -> apply. Tiny images and networks: each test runs in a few seconds."""
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from napari_blindspot._widget import _dock
+
+from .conftest import noisy, wait_idle
+
+
+def _watch_preview_updates(viewer, name):
+    """Count in-place data updates of the preview layer `name` once it appears."""
+    updates = []
+
+    def on_inserted(event):
+        if event.value.name == name:
+            event.value.events.data.connect(lambda e: updates.append(event.value.data.copy()))
+
+    viewer.layers.events.inserted.connect(on_inserted)
+    return updates
+
+
+def test_train_shows_live_preview_then_result_and_never_touches_the_source(viewer, make_widget, qtbot):
+    image = noisy((32, 48))
+    source = viewer.add_image(image, name="noisy", scale=(0.5, 0.25), translate=(3.0, -2.0))
+    original = image.copy()
+    widget = make_widget(seconds=2)
+    updates = _watch_preview_updates(viewer, "noisy [preview]")
+
+    widget.train_button.click()
+    assert widget.train_button.text() == "Stop"
+    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+    preview = viewer.layers["noisy [preview]"]
+    assert preview.data.shape == (32, 48)
+    assert tuple(preview.scale) == (0.5, 0.25) and tuple(preview.translate) == (3.0, -2.0)
+    qtbot.waitUntil(lambda: len(updates) >= 1, timeout=10_000)  # updated in place, not re-added
+    wait_idle(qtbot, widget)
+
+    assert "noisy [preview]" not in viewer.layers
+    result = viewer.layers["noisy [n2v denoised]"]
+    assert result.data.shape == image.shape and result.data.dtype == np.float32
+    assert tuple(result.scale) == (0.5, 0.25) and tuple(result.translate) == (3.0, -2.0)
+    assert result.data.std() < image.std()
+    assert source.data is image and source.data.tobytes() == original.tobytes()
+    assert widget.train_button.text() == "Train" and widget.train_button.isEnabled()
+    assert widget.train_more_button.isEnabled() and widget.save_button.isEnabled()
+    assert widget.progress_bar.text().startswith("Done")
+    assert len(widget.loss_plot.steps) > 0
+
+
+def test_stop_ends_training_within_one_second_and_still_gives_the_result(viewer, make_widget, qtbot):
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(seconds=120)
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+
+    widget.train_button.click()  # the same button now reads Stop
+    qtbot.waitUntil(lambda: not widget.busy or widget._res.job.phase == "predict", timeout=1000)
+    wait_idle(qtbot, widget)
+    assert "noisy [n2v denoised]" in viewer.layers
+    assert widget.train_button.text() == "Train"
+
+
+def test_double_click_on_train_starts_one_run(viewer, make_widget, qtbot, monkeypatch):
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(seconds=120)
+    widget.double_click_s = 0.4
+    started = []
+    real = _dock.create_worker
+    monkeypatch.setattr(_dock, "create_worker", lambda *a, **k: started.append(1) or real(*a, **k))
+
+    qtbot.mouseDClick(widget.train_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(widget.train_button, Qt.MouseButton.LeftButton)
+    assert len(started) == 1
+    assert widget.busy and widget.train_button.text() == "Stop"
+    widget.stop()
+    wait_idle(qtbot, widget)
+
+
+def test_train_more_continues_the_same_model(viewer, make_widget, qtbot):
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(steps=5)
+    assert not widget.train_more_button.isEnabled()
+    widget.train_button.click()
+    wait_idle(qtbot, widget)
+    model = widget.model
+    assert model.spec.history["steps"] == 5
+
+    widget.train_more_button.click()
+    wait_idle(qtbot, widget)
+    assert widget.model is model
+    assert model.spec.history["steps"] == 10
+    assert widget.loss_plot.steps[-1] == 10  # the plot continues where the first run ended
+
+
+def test_save_load_apply_gives_the_in_memory_result(viewer, make_widget, qtbot, tmp_path, notes):
+    source = viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(steps=5)
+    widget.train_button.click()
+    wait_idle(qtbot, widget)
+    in_memory = viewer.layers["noisy [n2v denoised]"].data
+
+    folder = tmp_path / "model"
+    widget.ask_directory = lambda title: str(folder)
+    widget.save_button.click()
+    assert (folder / "config.json").exists()
+    widget.model = None
+    widget.load_button.click()
+    assert widget.model is not None and "loaded from" in widget.model_label.text()
+
+    widget.apply_picker.set_current(source)
+    widget.apply_button.click()
+    wait_idle(qtbot, widget)
+    applied = [layer for layer in viewer.layers if layer.name.startswith("noisy [n2v denoised]")]
+    assert len(applied) == 2
+    np.testing.assert_allclose(applied[1].data, in_memory, rtol=0, atol=1e-4)
+    assert [kind for kind, _ in notes] == ["info", "info"]  # saved, loaded
+
+
+def test_3d_stack_previews_the_current_z_slice(viewer, make_widget, qtbot):
+    stack = noisy((16, 32, 32))
+    viewer.add_image(stack, name="stack", scale=(2.0, 1.0, 1.0))
+    widget = make_widget(seconds=120)
+    assert widget.axes_edit.text() == "ZYX"
+    assert "3D" in widget.z_hint.text()
+    viewer.dims.set_current_step(0, 5)
+
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: "stack [preview]" in viewer.layers, timeout=15_000)
+    preview = viewer.layers["stack [preview]"]
+    assert preview.data.shape == (1, 32, 32)  # one plane, placed on the slice in view
+    assert tuple(preview.translate) == (10.0, 0.0, 0.0) and tuple(preview.scale) == (2.0, 1.0, 1.0)
+
+    viewer.dims.set_current_step(0, 11)  # the user moves to another slice: previews follow
+    qtbot.waitUntil(lambda: preview.translate[0] == 22.0, timeout=15_000)
+    assert preview.data.shape == (1, 32, 32)
+    widget.stop()
+    wait_idle(qtbot, widget)
+    assert viewer.layers["stack [n2v denoised]"].data.shape == stack.shape
+
+
+def test_hqssl_gives_a_denoised_and_an_uncertainty_layer(viewer, make_widget, qtbot):
+    pytest.importorskip("napari_blindspot.core.blindspot")
+    pytest.importorskip("napari_blindspot.core.noise")
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(steps=3)
+    widget.method_combo.setCurrentText("HQ-SSL")
+    widget.train_button.click()
+    wait_idle(qtbot, widget, timeout=60_000)
+    assert viewer.layers["noisy [hqssl denoised]"].data.shape == (32, 32)
+    assert viewer.layers["noisy [uncertainty]"].data.shape == (32, 32)
