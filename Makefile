@@ -18,9 +18,11 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 xvfb:
-	@command -v xvfb-run >/dev/null || { \
-	  echo "installing xvfb (needs root)"; \
-	  apt-get update -qq && apt-get install -y -qq xvfb xauth >/dev/null; }
+	@command -v xvfb-run >/dev/null && dpkg -s libxcb-icccm4 libxcb-keysyms1 >/dev/null 2>&1 || { \
+	  echo "installing xvfb and Qt's xcb libraries (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth \
+	    libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 \
+	    libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-shape0 libgl1 libegl1 libdbus-1-3 >/dev/null; }
 
 test: $(VENV)/.installed xvfb
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest -q
