@@ -103,3 +103,16 @@ def test_bad_settings_are_refused_with_advice(kwargs, message):
 def test_bad_images_are_refused(image, message):
     with pytest.raises((ValueError, TypeError), match=message):
         nb.train(image, TrainConfig(steps=1, time_budget_s=None))
+
+
+def test_hqssl_learns_the_noise_level_and_gives_an_uncertainty_map(noisy_image):
+    clean, noisy = noisy_image
+    run = nb.train(noisy, TrainConfig(method="hqssl", axes="YX", steps=60, time_budget_s=None, patch_size=32,
+                                      batch_size=4, preview_every_s=None))
+    events = list(run)
+    sigma = events[-1].noise_params["sigma"] if "sigma" in events[-1].noise_params else None
+    assert events[-1].noise_params and events[-1].done
+    out, std = run.model.predict(noisy, return_uncertainty=True)
+    assert out.shape == std.shape == noisy.shape and (std >= 0).all() and np.isfinite(out).all()
+    assert _psnr(clean, out) > _psnr(clean, noisy)
+    assert sigma is None or sigma > 0
