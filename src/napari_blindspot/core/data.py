@@ -21,9 +21,9 @@ SAMPLE_AXES = "ST"
 def guess_axes(shape: tuple[int, ...], scale: tuple[float, ...] | None = None) -> str:
     """A sensible axes string for an array of this shape (napari layer order: last two are YX).
 
-    3D arrays are read as ZYX when the first axis is short relative to the plane or the layer
-    scale says the first axis is a spatial one (scale differs from 1), else as TYX... a guess
-    the user can always correct.
+    A 3D array whose first axis has at most 4 entries is read as channels (CYX), otherwise as
+    ZYX; a guess the user can always correct. `scale` is accepted for callers that have one
+    but not used yet.
     """
     ndim = len(shape)
     if ndim == 2:
