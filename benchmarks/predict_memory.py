@@ -45,7 +45,7 @@ def main() -> None:
     size_gb = megapixels * 4 / 1e3
     # each measurement in its own python so ru_maxrss belongs to that run alone
     result = {"planes": args.planes, "side": args.side, "input_gb": round(size_gb, 2), "method": args.method}
-    code = f"""
+    code = """
 import resource, subprocess, sys, time
 t0 = time.perf_counter()
 subprocess.run([sys.executable, '-m', 'napari_blindspot.cli', *sys.argv[1:], '--quiet'], check=True)

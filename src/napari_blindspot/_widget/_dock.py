@@ -21,7 +21,6 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from napari.utils.theme import get_theme
 from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (
-    QApplication,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,

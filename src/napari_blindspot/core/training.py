@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -248,7 +248,6 @@ class TrainingRun:
         step, loss_value, val_loss = 0, float("nan"), None
         next_val = cfg.validation_every_s
         next_preview = min(1.0, cfg.preview_every_s) if cfg.preview_every_s else math.inf
-        preview_cost = 0.0
         history = model.spec.history
         while True:
             elapsed = time.perf_counter() - start
