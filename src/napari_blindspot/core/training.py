@@ -110,6 +110,8 @@ class _Settings:
 
 
 MIN_SIDE = 16  # smallest image side (pixels) we train on
+NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
+NOISE_LR_FACTOR = 10.0  # noise parameters are few and well determined: let them move faster
 
 
 def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int, ...]:
@@ -207,6 +209,7 @@ class TrainingRun:
                 noise = build_noise_model(spec)
             self.model = Model(spec, net, noise).to(self.device)
         self.settings = settings
+        self._fresh_noise_model = model is None and self.model.noise is not None
         self._stop = threading.Event()
         self._preview_region: tuple | None = None
         self.timings = {"data": 0.0, "network": 0.0, "validation": 0.0, "preview": 0.0}  # seconds
@@ -237,8 +240,13 @@ class TrainingRun:
         cfg, settings, model = self.config, self.settings, self.model
         sampler = PatchSampler(self.view, model.spec.normalisation, settings.patch, seed=cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
-        params = list(model.net.parameters()) + (list(model.noise.parameters()) if model.noise else [])
-        optimiser = torch.optim.Adam(params, lr=settings.lr)
+        if self._fresh_noise_model:  # start the noise parameters near the truth, not at a guess
+            model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
+            self._fresh_noise_model = False
+        groups = [{"params": list(model.net.parameters()), "base_lr": settings.lr}]
+        if model.noise is not None and any(True for _ in model.noise.parameters()):
+            groups.append({"params": list(model.noise.parameters()), "base_lr": settings.lr * NOISE_LR_FACTOR})
+        optimiser = torch.optim.Adam(groups, lr=settings.lr)
         use_amp = cfg.amp and self.device.type == "cuda"
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
         autocast = (lambda: torch.autocast("cuda", dtype=torch.float16)) if use_amp else nullcontext
@@ -256,7 +264,7 @@ class TrainingRun:
             if fraction >= 1.0 or self._stop.is_set():
                 break
             for group in optimiser.param_groups:  # cosine decay to 5% over the run
-                group["lr"] = settings.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * fraction)))
+                group["lr"] = group["base_lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * fraction)))
             model.net.train()
             t0 = time.perf_counter()
             x = torch.from_numpy(sampler.batch(settings.batch)).to(self.device)
