@@ -267,7 +267,7 @@ class TrainingRun:
                 group["lr"] = group["base_lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * fraction)))
             model.net.train()
             t0 = time.perf_counter()
-            x = torch.from_numpy(sampler.batch(settings.batch)).to(self.device)
+            x = torch.from_numpy(sampler.batch(settings.batch)).to(self.device, memory_format=model.memory_format)
             inputs, coords = self._blind_spot_input(x, generator)
             t1 = time.perf_counter()
             with autocast():
