@@ -156,3 +156,39 @@ def test_split_prior_gives_mean_and_positive_variance():
 def test_presets_build_networks(preset):
     net = BlindSpotNet(2, 1, 2, **PRESETS[preset])
     assert sum(p.numel() for p in net.parameters()) > 0
+
+
+@pytest.mark.parametrize("shape", [(12, 12), (6, 6, 6)])
+def test_grouped_net_prior_of_a_channel_depends_only_on_that_channel(shape):
+    """One model per channel: mu_c and s_x^2_c see input channel c only, and never pixel p."""
+    torch.manual_seed(0)
+    channels = 2
+    net = BlindSpotNet(len(shape), channels, 2 * channels, features=4, depth=2, groups=channels).double()
+    p = tuple(s // 2 for s in shape)
+    for part in (0, 1):  # mu, then s_x^2
+        for c in range(channels):
+            x = torch.randn(1, channels, *shape, dtype=torch.float64, requires_grad=True)
+            prior = split_prior(net(x), channels, groups=channels)[part]
+            prior[(0, c, *p)].backward()
+            seen = x.grad[0].abs().flatten(1).sum(1)
+            assert seen[c] > 0 and all(seen[k] == 0 for k in range(channels) if k != c)
+            assert x.grad[(0, c, *p)] == 0  # still blind to its own pixel
+
+
+def test_grouped_net_is_one_full_width_net_per_channel():
+    def size(net):
+        return sum(p.numel() for p in net.parameters())
+
+    single = BlindSpotNet(2, 1, 2, features=4, depth=2)
+    grouped = BlindSpotNet(2, 3, 6, features=4, depth=2, groups=3)
+    assert size(grouped) == 3 * size(single)
+    assert grouped.fuse[0].in_channels == 3 * single.fuse[0].in_channels
+
+
+def test_split_prior_reads_the_output_group_by_group():
+    out = torch.arange(6.0).reshape(1, 6, 1, 1)  # groups of 3 channels: (mu_c, a_c) per channel
+    mu, prior_var = split_prior(out, 3, groups=3)
+    assert mu.flatten().tolist() == [0.0, 2.0, 4.0]
+    assert torch.allclose(prior_var.flatten(), torch.nn.functional.softplus(torch.tensor([1.0, 3.0, 5.0])) + 1e-6)
+    joint_mu, _ = split_prior(out, 3)
+    assert joint_mu.flatten().tolist() == [0.0, 1.0, 2.0]

@@ -12,6 +12,12 @@ the input is zero-padded at the end of each axis to a multiple of ``2 ** depth``
 carry no information about any pixel, so the blind spot holds; reflect or replicate padding
 would copy the pixel into its own receptive field), and rotated views of equal shape share
 one batched UNet call (all of them for square/cubic input).
+
+``groups=G`` builds G independent blind-spot networks in one (one per channel for
+"independent" channel models): every convolution, the fusion head included, is grouped and
+every concatenation keeps each group's channels together, so output group g sees only input
+group g. The output is then ordered per group (each group's means, then its variances), which
+`split_prior` undoes.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .unet import cat_groups
 
 # "cpu": measured on 2 CPU cores, 64x64 patches, batch 8, forward+backward: 4.5 steps/s
 # (24/24/2: 2.9, 16/32/3: 2.2, 24/48/2: 1.1, 32/64/3: 0.4), and the best PSNR after 40 s on
@@ -51,13 +59,13 @@ class _ShiftedConv:
 
 
 class ShiftedConv2d(_ShiftedConv, nn.Conv2d):
-    def __init__(self, cin: int, cout: int, kernel_size: int = 3):
-        super().__init__(cin, cout, kernel_size, padding=0)
+    def __init__(self, cin: int, cout: int, kernel_size: int = 3, groups: int = 1):
+        super().__init__(cin, cout, kernel_size, padding=0, groups=groups)
 
 
 class ShiftedConv3d(_ShiftedConv, nn.Conv3d):
-    def __init__(self, cin: int, cout: int, kernel_size: int = 3):
-        super().__init__(cin, cout, kernel_size, padding=0)
+    def __init__(self, cin: int, cout: int, kernel_size: int = 3, groups: int = 1):
+        super().__init__(cin, cout, kernel_size, padding=0, groups=groups)
 
 
 def shifted_downsample(x: torch.Tensor) -> torch.Tensor:
@@ -82,9 +90,10 @@ def rotate_in(x: torch.Tensor, ndim: int) -> list[torch.Tensor]:
     return [torch.rot90(x, k, dims) for k, dims in rotations(ndim)]
 
 
-def rotate_back(views: list[torch.Tensor], ndim: int) -> torch.Tensor:
-    """Undo `rotate_in` on each view and concatenate the views on the channel axis."""
-    return torch.cat([torch.rot90(v, -k, dims) for v, (k, dims) in zip(views, rotations(ndim))], dim=1)
+def rotate_back(views: list[torch.Tensor], ndim: int, groups: int = 1) -> torch.Tensor:
+    """Undo `rotate_in` on each view and concatenate the views on the channel axis (group by
+    group when the network is grouped)."""
+    return cat_groups([torch.rot90(v, -k, dims) for v, (k, dims) in zip(views, rotations(ndim))], groups)
 
 
 # -- the network -------------------------------------------------------------------------
@@ -93,12 +102,18 @@ def rotate_back(views: list[torch.Tensor], ndim: int) -> torch.Tensor:
 class _UpwardUNet(nn.Module):
     """UNet whose every output pixel sees only input rows strictly above it (after the final
     shift). Encoder: `features` channels, `depth` shifted poolings; decoder: nearest x2
-    upsampling, concat skip, two shifted convs of `decoder_features`; LeakyReLU(0.1)."""
+    upsampling, concat skip, two shifted convs of `decoder_features`; LeakyReLU(0.1).
+    Widths are per group."""
 
-    def __init__(self, ndim: int, cin: int, features: int, decoder_features: int, depth: int):
+    def __init__(self, ndim: int, cin: int, features: int, decoder_features: int, depth: int, groups: int = 1):
         super().__init__()
-        conv = ShiftedConv2d if ndim == 2 else ShiftedConv3d
-        f, d = features, decoder_features
+        shifted = ShiftedConv2d if ndim == 2 else ShiftedConv3d
+
+        def conv(cin, cout):
+            return shifted(cin, cout, groups=groups)
+
+        self.groups = groups
+        f, d = groups * features, groups * decoder_features
         self.enc = nn.ModuleList([nn.Sequential(conv(cin, f), _act(), conv(f, f), _act())])
         self.enc.extend(nn.Sequential(conv(f, f), _act()) for _ in range(depth - 1))
         self.bottom = nn.Sequential(conv(f, f), _act())
@@ -116,7 +131,7 @@ class _UpwardUNet(nn.Module):
         x = self.bottom(x)
         for block in self.dec:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = block(torch.cat([x, skips.pop()], dim=1))
+            x = block(cat_groups([x, skips.pop()], self.groups))
         return _shift_down(x)  # rows <= i  ->  rows < i: the centre row is now out of sight
 
 
@@ -126,23 +141,27 @@ def _act() -> nn.Module:
 
 class BlindSpotNet(nn.Module):
     """(N, in_channels, *spatial) -> (N, out_channels, *spatial); output pixel p never sees
-    input pixel p. For HQ-SSL use ``out_channels = 2 * in_channels`` and `split_prior`."""
+    input pixel p. For HQ-SSL use ``out_channels = 2 * in_channels`` and `split_prior`.
+    `groups` independent networks in one; widths are per group."""
 
     def __init__(self, ndim: int, in_channels: int, out_channels: int, features: int = 16,
-                 depth: int = 3, decoder_features: int | None = None):
+                 depth: int = 3, decoder_features: int | None = None, groups: int = 1):
         super().__init__()
         if ndim not in (2, 3):
             raise ValueError(f"BlindSpotNet works on 2 or 3 spatial axes, not {ndim}")
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
-        self.ndim, self.depth, self.in_channels = ndim, depth, in_channels
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+        self.ndim, self.depth, self.in_channels, self.groups = ndim, depth, in_channels, groups
         d = decoder_features or 2 * features
-        self.unet = _UpwardUNet(ndim, in_channels, features, d, depth)
-        n = len(rotations(ndim))
+        self.unet = _UpwardUNet(ndim, in_channels, features, d, depth, groups)
+        n, g = len(rotations(ndim)), groups
         conv1 = nn.Conv2d if ndim == 2 else nn.Conv3d
-        # fuse the views: n*d -> n*d -> d -> out with 1x1 convolutions
-        self.fuse = nn.Sequential(conv1(n * d, n * d, 1), _act(), conv1(n * d, d, 1), _act(),
-                                  conv1(d, out_channels, 1))
+        # fuse the views: n*d -> n*d -> d -> out with 1x1 convolutions (per group)
+        self.fuse = nn.Sequential(conv1(g * n * d, g * n * d, 1, groups=g), _act(),
+                                  conv1(g * n * d, g * d, 1, groups=g), _act(),
+                                  conv1(g * d, out_channels, 1, groups=g))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -162,7 +181,7 @@ class BlindSpotNet(nn.Module):
         m = 2 ** self.depth
         pad = [p for s in reversed(spatial) for p in (0, -s % m)]
         views = rotate_in(F.pad(x, pad), self.ndim)  # zero padding: no copy of any pixel
-        views = rotate_back(self._run_views(views), self.ndim)
+        views = rotate_back(self._run_views(views), self.ndim, self.groups)
         out = self.fuse(views)
         return out[(..., *(slice(0, s) for s in spatial))]
 
@@ -179,10 +198,14 @@ class BlindSpotNet(nn.Module):
         return out
 
 
-def split_prior(out: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+def split_prior(out: torch.Tensor, channels: int, groups: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Network output -> (mu, s_x^2): the Gaussian prior over the clean value.
 
+    The output holds, group by group, that group's means then its `a`s: (mu_0..mu_C-1,
+    a_0..a_C-1) for one group, (mu_0, a_0, mu_1, a_1, ...) for one group per channel.
     s_x^2 = softplus(a) + 1e-6: positive, behaves like exp(a) for small variances (gradients
     in log space, no dead zone as with the reference's a^2 at a=0) and like a for large ones
     (no blow-up as with exp)."""
-    return out[:, :channels], F.softplus(out[:, channels : 2 * channels]) + PRIOR_VAR_FLOOR
+    parts = out[:, : 2 * channels].unflatten(1, (groups, 2, channels // groups))
+    mu, a = parts[:, :, 0].flatten(1, 2), parts[:, :, 1].flatten(1, 2)
+    return mu, F.softplus(a) + PRIOR_VAR_FLOOR

@@ -107,7 +107,7 @@ class Model:
             return (out, None) if with_variance else out
         from .blindspot import split_prior
 
-        mu, prior_var = split_prior(out, self.spec.channels)
+        mu, prior_var = split_prior(out, self.spec.channels, self.net.groups)
         mean, var = self.noise.posterior(z, mu, prior_var)
         return (mean, var) if with_variance else mean
 

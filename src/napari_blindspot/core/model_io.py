@@ -87,6 +87,9 @@ def _parse_spec(cfg: dict) -> ModelSpec:
     network = cfg.get("network")
     _require(isinstance(network, dict) and all(isinstance(v, (int, bool, float)) or v is None
                                                for v in network.values()), "bad network settings")
+    groups = network.get("groups", 1)  # absent in models saved before independent channel models
+    _require(type(groups) is int and groups in (1, channels),
+             f"network groups must be 1 (one model for all channels) or {channels} (one per channel)")
     norm = cfg.get("normalisation") or {}
     mean, std = norm.get("mean"), norm.get("std")
     _require(isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == channels

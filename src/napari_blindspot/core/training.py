@@ -25,6 +25,7 @@ from .masking import mask_batch, masked_mse
 from .model import METHODS, Model, ModelSpec, build_network, build_noise_model, choose_device
 
 NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
+CHANNEL_MODES = ("joint", "independent")
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,18 @@ class TrainConfig:
     validation_every_s: float = 2.0
     amp: bool = True  # mixed precision on CUDA
     num_threads: int | None = None  # CPU threads for torch (default: all available cores)
+    # axis C: "joint", one model sees all channels (they can help each other); "independent",
+    # one full-width model per channel (a grouped network). A continued model keeps its own.
+    channels: str = "joint"
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
         if self.noise not in NOISE_MODELS:
             raise ValueError(f"unknown noise model {self.noise!r}: use one of {', '.join(NOISE_MODELS)}")
+        if self.channels not in CHANNEL_MODES:
+            raise ValueError(f"unknown channels mode {self.channels!r}: use 'joint' (one model for all "
+                             "channels) or 'independent' (one model per channel)")
         if self.time_budget_s is None and self.steps is None:
             raise ValueError("give a time budget or a number of steps (or both)")
         if self.time_budget_s is not None and not (self.time_budget_s > 0 and math.isfinite(self.time_budget_s)):
@@ -122,7 +129,7 @@ def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int,
     return fitted
 
 
-def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.device) -> _Settings:
+def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.device, channels: int = 1) -> _Settings:
     """Fill in the defaults for this method, image and device; a user's setting always wins."""
     gpu, ndim = device.type != "cpu", len(spatial)
     if config.method == "hqssl":
@@ -145,6 +152,7 @@ def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.devic
         network["features"] = config.features
     if config.depth is not None:
         network["depth"] = config.depth
+    network["groups"] = channels if config.channels == "independent" else 1  # one network per channel
     return _Settings(patch, batch, lr, network)
 
 
@@ -190,7 +198,7 @@ class TrainingRun:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
         ndim = self.view.spatial_ndim
-        settings = _settings(self.config, self.view.spatial_shape, self.device)
+        settings = _settings(self.config, self.view.spatial_shape, self.device, self.view.channels)
         if model is not None:
             self._check_compatible(model)
             self.model = model.to(self.device)
@@ -335,7 +343,7 @@ class TrainingRun:
             return masked_mse(out, x, coords)
         from .blindspot import split_prior
 
-        mu, prior_var = split_prior(out, self.model.spec.channels)
+        mu, prior_var = split_prior(out, self.model.spec.channels, self.model.net.groups)
         return self.model.noise.loss(x, mu, prior_var)
 
     def _validation_batch(self, sampler: PatchSampler, generator: torch.Generator):

@@ -2,6 +2,11 @@
 
 Works in 2D and 3D on any input size: the input is padded to a multiple of ``2 ** depth`` and
 the output cropped back.
+
+``groups=G`` makes G independent networks in one: every convolution is grouped and every
+concatenation keeps each group's channels together (`cat_groups`), so output group g depends
+only on input group g. With one group per channel this is "one model per channel", each as
+wide as the joint model (`features` is per group).
 """
 
 from __future__ import annotations
@@ -15,10 +20,18 @@ def _conv(ndim: int):
     return nn.Conv2d if ndim == 2 else nn.Conv3d
 
 
-def _block(ndim: int, cin: int, cout: int, batch_norm: bool) -> nn.Sequential:
+def cat_groups(tensors: list[torch.Tensor], groups: int) -> torch.Tensor:
+    """Concatenate on channels group by group: [a_0, b_0, a_1, b_1, ...] for G groups, so a
+    grouped convolution afterwards still sees only its own group (plain `torch.cat` for G=1)."""
+    if groups == 1:
+        return torch.cat(tensors, dim=1)
+    return torch.cat([t.unflatten(1, (groups, -1)) for t in tensors], dim=2).flatten(1, 2)
+
+
+def _block(ndim: int, cin: int, cout: int, batch_norm: bool, groups: int = 1) -> nn.Sequential:
     layers = []
     for c in (cin, cout):
-        layers.append(_conv(ndim)(c, cout, 3, padding=1, bias=not batch_norm))
+        layers.append(_conv(ndim)(c, cout, 3, padding=1, bias=not batch_norm, groups=groups))
         if batch_norm:
             layers.append((nn.BatchNorm2d if ndim == 2 else nn.BatchNorm3d)(cout))
         layers.append(nn.ReLU(inplace=True))
@@ -46,24 +59,26 @@ class BlurPool(nn.Module):
 
 class UNet(nn.Module):
     def __init__(self, ndim: int = 2, in_channels: int = 1, out_channels: int = 1, depth: int = 2,
-                 features: int = 32, n2v2: bool = False, batch_norm: bool = True):
+                 features: int = 32, n2v2: bool = False, batch_norm: bool = True, groups: int = 1):
         super().__init__()
         if ndim not in (2, 3):
             raise ValueError(f"UNet supports 2D and 3D, got ndim={ndim}")
-        self.ndim, self.depth, self.n2v2 = ndim, depth, n2v2
-        widths = [features * 2**i for i in range(depth + 1)]
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+        self.ndim, self.depth, self.n2v2, self.groups = ndim, depth, n2v2, groups
+        widths = [groups * features * 2**i for i in range(depth + 1)]  # `features` per group
         self.down = nn.ModuleList()
         cin = in_channels
         for w in widths[:-1]:
-            self.down.append(_block(ndim, cin, w, batch_norm))
+            self.down.append(_block(ndim, cin, w, batch_norm, groups))
             cin = w
         self.pool = BlurPool(ndim) if n2v2 else (nn.MaxPool2d(2) if ndim == 2 else nn.MaxPool3d(2))
-        self.bottom = _block(ndim, widths[-2], widths[-1], batch_norm)
+        self.bottom = _block(ndim, widths[-2], widths[-1], batch_norm, groups)
         self.up = nn.ModuleList()
         for level in reversed(range(depth)):
             skip = 0 if (n2v2 and level == 0) else widths[level]  # N2V2: no skip at the top level
-            self.up.append(_block(ndim, widths[level + 1] + skip, widths[level], batch_norm))
-        self.head = _conv(ndim)(widths[0], out_channels, 1)
+            self.up.append(_block(ndim, widths[level + 1] + skip, widths[level], batch_norm, groups))
+        self.head = _conv(ndim)(widths[0], out_channels, 1, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x.shape[2:]
@@ -81,7 +96,7 @@ class UNet(nn.Module):
         for level, block in zip(reversed(range(self.depth)), self.up):
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             if not (self.n2v2 and level == 0):
-                x = torch.cat([x, skips[level]], dim=1)
+                x = cat_groups([x, skips[level]], self.groups)
             x = block(x)
         x = self.head(x)
         return x[(slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)]
