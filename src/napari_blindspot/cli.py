@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
         p.add_argument("--patch-size", type=int, help="training patch side in pixels")
         p.add_argument("--batch-size", type=int)
+        p.add_argument("--channels", default="joint", choices=["joint", "independent"],
+                       help="axis C: one model for all channels (joint, default: channels inform each "
+                            "other) or one model per channel (independent: for unrelated stains)")
         p.add_argument("--2d", dest="three_d", action="store_false", default=None,
                        help="train a Z stack slice by slice instead of in 3D")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -73,7 +76,7 @@ def _train(args, image):
     config = TrainConfig(method=args.method, axes=args.axes, time_budget_s=budget, steps=args.steps,
                          seed=args.seed, device=args.device, noise=args.noise, sigma=args.sigma,
                          patch_size=args.patch_size, batch_size=args.batch_size, three_d=args.three_d,
-                         preview_every_s=None)
+                         channels=args.channels, preview_every_s=None)
     run = train(image, config)
     with tqdm(total=run.config.steps or None, desc=f"training {args.method}", unit="step",
               disable=args.quiet, file=sys.stderr, leave=True) as bar:
