@@ -1,0 +1,94 @@
+"""What the user does while training runs: rename the layer, pick another one, run out of memory.
+Training goes on with the data it started with, and the widget always comes back to idle."""
+
+import threading
+
+import numpy as np
+import torch
+
+from napari_blindspot.core import training
+
+from .conftest import noisy, wait_idle
+
+
+def _names(viewer):
+    return [layer.name for layer in viewer.layers]
+
+
+def test_renaming_the_source_during_training_renames_preview_and_result(viewer, make_widget, qtbot, notes):
+    source = viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(seconds=120)
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+
+    source.name = "cells"
+    assert _names(viewer) == ["cells", "cells [preview]"]
+    assert widget.layer_picker.currentText() == "cells" and widget.layer_picker.current_layer() is source
+    widget.train_button.click()  # Stop
+    wait_idle(qtbot, widget)
+
+    assert _names(viewer) == ["cells", "cells [n2v denoised]"]
+    assert notes == []
+    assert widget.train_button.text() == "Train" and widget.progress_bar.text().startswith("Done")
+
+
+def test_picking_another_layer_during_training_trains_on_the_original_data(viewer, make_widget, qtbot, notes):
+    image = noisy((32, 32))
+    source = viewer.add_image(image, name="noisy")
+    widget = make_widget(steps=60)
+    widget.train_button.click()  # the reference: same seed, same steps, left alone
+    wait_idle(qtbot, widget, timeout=60_000)
+    undisturbed = viewer.layers.pop(-1).data
+    stack = noisy((16, 32, 32), seed=1)
+    other = viewer.add_image(stack, name="other")
+    assert widget.layer_picker.current_layer() is source  # adding a layer keeps the choice
+
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: widget.busy and widget._res.job.run is not None, timeout=10_000)
+    widget.layer_picker.set_current(other)
+    assert widget.axes_edit.text() == "ZYX"  # the controls follow the new choice ...
+    assert widget._res.job.source is source and widget._res.job.axes == "YX"  # ... the job does not
+    wait_idle(qtbot, widget, timeout=60_000)
+
+    assert _names(viewer) == ["noisy", "other", "noisy [n2v denoised]"]
+    result = viewer.layers["noisy [n2v denoised]"].data
+    assert result.shape == image.shape
+    np.testing.assert_allclose(result, undisturbed, rtol=0, atol=1e-5)
+    assert other.data is stack and source.data is image
+    assert notes == [] and widget.layer_picker.current_layer() is other
+
+
+def test_running_out_of_memory_mid_training_says_what_to_do_and_returns_to_idle(
+        viewer, make_widget, qtbot, monkeypatch, notes):
+    """torch.OutOfMemoryError is a RuntimeError, which napari's generator workers swallow:
+    the widget must still notice it, say what to change, and be usable again."""
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(seconds=120)
+    out_of_memory = threading.Event()
+    real_loss = training.TrainingRun._loss
+
+    def loss_until_memory_runs_out(self, *args):
+        if out_of_memory.is_set():
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total)")
+        return real_loss(self, *args)
+
+    monkeypatch.setattr(training.TrainingRun, "_loss", loss_until_memory_runs_out)
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+    out_of_memory.set()
+    wait_idle(qtbot, widget)
+
+    assert [kind for kind, _ in notes] == ["error"]
+    message = notes[0][1]
+    assert message.startswith("Out of memory while training")
+    assert "smaller patch size or batch size" in message and "'cpu'" in message
+    assert _names(viewer) == ["noisy"]  # preview removed, no half-made result
+    assert widget.train_button.text() == "Train" and widget.train_button.isEnabled()
+    assert widget.settings.isEnabled() and widget.progress_bar.text() == "Ready"
+
+    out_of_memory.clear()  # memory is back: the same widget trains again
+    widget.duration_unit.setCurrentText("steps")
+    widget.duration_spin.setValue(3)
+    widget.train_button.click()
+    wait_idle(qtbot, widget)
+    assert _names(viewer) == ["noisy", "noisy [n2v denoised]"] and len(notes) == 1
