@@ -46,6 +46,16 @@ from ._preview import MAX_SIDE, place, preview_region, z_mode_hint
 
 METHODS = {"N2V": "n2v", "N2V2": "n2v2", "HQ-SSL": "hqssl"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+CHANNEL_MODES = {"one model for all": "joint", "one model per channel": "independent"}  # -> TrainConfig.channels
+CHANNELS_TIP = (
+    "For images with a C axis.\n"
+    "One model for all: one network sees every channel and denoises them together, so channels "
+    "that show the same structures help each other. Each channel keeps its own normalisation "
+    "(and, with HQ-SSL, its own noise level).\n"
+    "One model per channel: each channel gets its own full-size network that never sees the "
+    "other channels: for unrelated stains, or when one channel's structures must not appear in "
+    "another. Slower: with N channels, a step costs about N times as much."
+)
 Z_MODES = {"auto": None, "3D": True, "slice by slice": False}
 ERROR_STYLE = "QLineEdit { border: 1px solid #e0443e; }"
 
@@ -159,6 +169,13 @@ class DenoiseWidget(QWidget):
         self.axes_edit = QLineEdit()
         self.axes_edit.setPlaceholderText("e.g. YX, ZYX, TYX, CYX")
         form.addRow("Axes", self.axes_edit)
+        self.channels_combo = QComboBox()
+        for label, mode in CHANNEL_MODES.items():
+            self.channels_combo.addItem(label, mode)
+        self.channels_combo.setToolTip(CHANNELS_TIP)
+        form.addRow("Channels", self.channels_combo)
+        self._channels_form = form
+        self._show_channel_choice(False)  # until the axes have a C
         self.method_combo = QComboBox()
         for label, method in METHODS.items():
             self.method_combo.addItem(label, method)
@@ -330,6 +347,8 @@ class DenoiseWidget(QWidget):
             return
         h = m.spec.history
         text = f"Model: {m.method}, axes {m.spec.axes}, {h.get('steps', 0)} steps ({h.get('seconds', 0):.0f} s)"
+        if m.spec.network.get("groups", 1) > 1:
+            text += ", one model per channel"
         if m.spec.noise_params:
             text += ", noise " + ", ".join(f"{k} {v:.3g}" for k, v in m.spec.noise_params.items()
                                            if isinstance(v, (int, float)))
@@ -368,12 +387,22 @@ class DenoiseWidget(QWidget):
         problem = self._axes_problem(text)
         self.axes_edit.setStyleSheet(ERROR_STYLE if problem else "")
         self.axes_edit.setToolTip(problem or "Axes of the image: S, T, C, Z, Y, X (last two are usually YX).")
+        self._show_channel_choice(problem is None and "C" in text.upper())
         layer = self.layer_picker.current_layer()
         axes = text.upper().strip()
         has_z = problem is None and layer is not None and "Z" in axes
         self.z_mode_combo.setEnabled(has_z)
         self.z_hint.setText(z_mode_hint(axes, layer_data(layer).shape, layer.scale)[1] if has_z
                             else "No Z axis: trained plane by plane in 2D.")
+
+    def _show_channel_choice(self, has_c: bool) -> None:
+        """The Channels row (one model for all channels, or one per channel) shows only for axes with C."""
+        self.channels_combo.setEnabled(has_c)
+        if hasattr(self._channels_form, "setRowVisible"):  # Qt >= 6.4
+            self._channels_form.setRowVisible(self.channels_combo, has_c)
+        else:
+            self.channels_combo.setVisible(has_c)
+            self._channels_form.labelForField(self.channels_combo).setVisible(has_c)
 
     def _on_unit_changed(self) -> None:
         self.duration_spin.setValue(60 if self.duration_unit.currentText() == "seconds" else 1000)
@@ -397,6 +426,7 @@ class DenoiseWidget(QWidget):
             device=self.device_combo.currentText(), noise=noise, sigma=sigma,
             patch_size=self.patch_spin.value() or None, batch_size=self.batch_spin.value() or None,
             learning_rate=self.lr_spin.value() or None, features=self.features_spin.value() or None,
+            channels=self.channels_combo.currentData() if "C" in axes else "joint",
             three_d=three_d, preview_every_s=self.preview_every_s, num_threads=_jobs.worker_threads(),
         )
 
@@ -623,6 +653,8 @@ class DenoiseWidget(QWidget):
         self._model_origin = f" (loaded from {folder})"
         index = self.method_combo.findData(model.method)
         self.method_combo.setCurrentIndex(index)
+        independent = model.spec.network.get("groups", 1) > 1
+        self.channels_combo.setCurrentIndex(self.channels_combo.findData("independent" if independent else "joint"))
         self._set_state("idle")
         show_info(f"Loaded a {model.method} model for axes {model.spec.axes}")
 

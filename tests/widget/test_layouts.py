@@ -1,0 +1,71 @@
+"""The dock widget on stacks of several layouts, and its choice of one model for all channels
+or one per channel. Tiny stacks, two training steps."""
+
+import numpy as np
+import pytest
+
+from .conftest import noisy, wait_idle
+
+# (axes, shape, method, channels combo)
+LAYOUTS = [
+    ("YX", (24, 32), "N2V", None),
+    ("CYX", (2, 24, 24), "N2V2", "one model per channel"),
+    ("ZYX", (3, 24, 24), "HQ-SSL", None),
+    ("TCZYX", (2, 2, 3, 24, 24), "N2V", "one model for all"),
+]
+
+
+@pytest.mark.parametrize("axes, shape, method, channels", LAYOUTS, ids=[a for a, *_ in LAYOUTS])
+def test_train_gives_a_result_of_the_source_layout_and_units(viewer, make_widget, qtbot, notes,
+                                                             axes, shape, method, channels):
+    image = noisy(shape)
+    if "C" in axes:  # channel 1 in other units than channel 0
+        image[(slice(None),) * axes.index("C") + (1,)] += 1000
+    viewer.add_image(image, name="stack")
+    widget = make_widget(steps=2)
+    widget.axes_edit.setText(axes)
+    widget.method_combo.setCurrentText(method)
+    assert widget.channels_combo.isHidden() == ("C" not in axes)
+    if channels:
+        widget.channels_combo.setCurrentText(channels)
+
+    widget.train_button.click()
+    wait_idle(qtbot, widget, timeout=60_000)  # generous: CI machines may be busy
+    assert not [n for n in notes if n[0] == "error"]
+    result = viewer.layers[f"stack [{widget.model.method} denoised]"].data
+    assert result.shape == image.shape and result.dtype == np.float32
+    assert widget.model.net.groups == (shape[axes.index("C")] if channels == "one model per channel" else 1)
+    if "C" in axes:
+        for c in range(shape[axes.index("C")]):
+            pick = (slice(None),) * axes.index("C") + (c,)
+            assert abs(result[pick].mean() - image[pick].mean()) < 0.5 * image[pick].std()
+
+
+def test_channels_row_shows_for_axes_with_c_and_sets_the_config(viewer, make_widget):
+    layer = viewer.add_image(noisy((2, 48, 48)), name="two stains")
+    widget = make_widget()
+    assert widget.axes_edit.text() == "CYX" and not widget.channels_combo.isHidden()
+    tip = widget.channels_combo.toolTip()
+    assert "One model for all" in tip and "One model per channel" in tip
+    assert widget._config("CYX", layer).channels == "joint"  # the default
+    widget.channels_combo.setCurrentText("one model per channel")
+    assert widget._config("CYX", layer).channels == "independent"
+
+    widget.axes_edit.setText("ZYX")  # no C: no row, and the choice does not apply
+    assert widget.channels_combo.isHidden() and not widget.channels_combo.isEnabled()
+    assert widget._config("ZYX", layer).channels == "joint"
+
+
+def test_loading_a_per_channel_model_shows_its_channel_choice(viewer, make_widget, tmp_path):
+    import napari_blindspot as nb
+
+    image = noisy((2, 24, 24))
+    run = nb.train(image, nb.TrainConfig(axes="CYX", channels="independent", steps=1, time_budget_s=None,
+                                         features=4, patch_size=16, batch_size=2, preview_every_s=None))
+    list(run)
+    run.model.save(tmp_path / "m")
+    widget = make_widget()
+    widget.ask_directory = lambda title: str(tmp_path / "m")
+    widget.load_button.click()
+    assert widget.channels_combo.currentData() == "independent"
+    assert "one model per channel" in widget.model_label.text()
