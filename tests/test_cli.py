@@ -50,6 +50,8 @@ def test_train_then_predict_equals_denoise_with_save_model(tmp_path, image):
     (["denoise", "in.npy", "out.tif", "--axes", "ZYX"], "do not match"),
     (["denoise", "in.npy", "out.tif", "--time-budget", "-1"], "positive"),
     (["predict", "in.npy", "in.npy", "out.tif"], "is a file"),
+    (["denoise", "in.npy", "out.tif", "--scale", "1,a"], "not a list of numbers"),
+    (["denoise", "in.npy", "out.tif", "--scale", "1,1,1"], "one spacing per axis"),
 ])
 def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, image, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
@@ -60,6 +62,19 @@ def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, image, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
 
 
+@pytest.mark.parametrize("extra, spatial_ndim", [([], 2), (["--3d"], 3), (["--scale", "1,1,1"], 3)])
+def test_z_spacing_in_tiff_metadata_chooses_2d_unless_told_otherwise(tmp_path, capsys, extra, spatial_ndim):
+    from napari_blindspot.core.model_io import load_model
+
+    stack = np.random.default_rng(0).normal(100, 10, (16, 16, 16)).astype(np.float32)
+    src = tmp_path / "stack.tif"  # ImageJ: 0.2 um pixels, 1 um between planes (5x)
+    tifffile.imwrite(src, stack, imagej=True, resolution=(5.0, 5.0), metadata={"spacing": 1.0, "axes": "ZYX"})
+    assert main(["train", str(src), str(tmp_path / "m"), "--steps", "1", "--batch-size", "1", *extra]) == 0
+    assert load_model(tmp_path / "m").spec.spatial_ndim == spatial_ndim
+    reason = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Z: ")]
+    assert reason and ("5.0x" in reason[0]) == (extra == [])
+
+
 def test_console_script_reports_progress_on_stderr(tmp_path, image):
     np.save(tmp_path / "in.npy", image)
     proc = subprocess.run([sys.executable, "-m", "napari_blindspot.cli", "denoise", str(tmp_path / "in.npy"),
@@ -67,3 +82,18 @@ def test_console_script_reports_progress_on_stderr(tmp_path, image):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "training n2v" in proc.stderr and "3/3" in proc.stderr
+
+
+def test_voxel_spacing_is_read_from_ome_and_imagej_tiffs(tmp_path):
+    from napari_blindspot.io import read_scale
+
+    stack = np.zeros((4, 8, 8), np.uint16)
+    tifffile.imwrite(tmp_path / "a.ome.tif", stack, metadata={"axes": "ZYX", "PhysicalSizeZ": 1.0,
+                                                              "PhysicalSizeY": 200, "PhysicalSizeYUnit": "nm",
+                                                              "PhysicalSizeX": 0.2})
+    tifffile.imwrite(tmp_path / "b.tif", stack, imagej=True, resolution=(4.0, 4.0),
+                     metadata={"spacing": 2.0, "axes": "ZYX"})
+    tifffile.imwrite(tmp_path / "c.tif", stack)  # no metadata: unknown
+    assert np.allclose(read_scale(tmp_path / "a.ome.tif"), (1.0, 0.2, 0.2))
+    assert np.allclose(read_scale(tmp_path / "b.tif"), (2.0, 0.25, 0.25))
+    assert read_scale(tmp_path / "c.tif") is None

@@ -34,8 +34,15 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--channels", default="joint", choices=["joint", "independent"],
                        help="axis C: one model for all channels (joint, default: channels inform each "
                             "other) or one model per channel (independent: for unrelated stains)")
-        p.add_argument("--2d", dest="three_d", action="store_false", default=None,
-                       help="train a Z stack slice by slice instead of in 3D")
+        z_mode = p.add_mutually_exclusive_group()
+        z_mode.add_argument("--2d", dest="three_d", action="store_false", default=None,
+                            help="train a Z stack slice by slice in 2D")
+        z_mode.add_argument("--3d", dest="three_d", action="store_true", default=None,
+                            help="train a Z stack in 3D (default: 3D when the Z spacing is at most 3x the "
+                                 "pixel size and there are at least 16 planes)")
+        p.add_argument("--scale", metavar="Z,Y,X",
+                       help="voxel spacing, one value per input axis in --axes order, e.g. 2,0.5,0.5 "
+                            "(default: from TIFF ImageJ/OME metadata); decides 3D or 2D")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
@@ -71,13 +78,19 @@ def _train(args, image):
     from tqdm import tqdm
 
     from .core.training import TrainConfig, train
+    from .io import read_scale
 
+    scale = _parse_scale(args.scale) if args.scale else read_scale(args.input)
+    if scale is not None and not args.scale and len(scale) != len(image.shape):
+        scale = None  # metadata for another layout: ignore it rather than fail
     budget = args.time_budget if args.time_budget is not None else (None if args.steps else 60.0)
     config = TrainConfig(method=args.method, axes=args.axes, time_budget_s=budget, steps=args.steps,
                          seed=args.seed, device=args.device, noise=args.noise, sigma=args.sigma,
                          patch_size=args.patch_size, batch_size=args.batch_size, three_d=args.three_d,
-                         channels=args.channels, preview_every_s=None)
+                         scale=scale, channels=args.channels, preview_every_s=None)
     run = train(image, config)
+    if "Z" in run.config.axes and not args.quiet:
+        print(f"Z: {run.three_d_reason}", file=sys.stderr)
     with tqdm(total=run.config.steps or None, desc=f"training {args.method}", unit="step",
               disable=args.quiet, file=sys.stderr, leave=True) as bar:
         for p in run:
@@ -88,6 +101,14 @@ def _train(args, image):
     if p.noise_params and not args.quiet:
         print(f"learned noise: {_format_noise(p.noise_params)}", file=sys.stderr)
     return run
+
+
+def _parse_scale(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--scale {text!r} is not a list of numbers: give one spacing per axis, "
+                         "e.g. --scale 2,0.5,0.5 for ZYX") from None
 
 
 def _format_noise(params: dict) -> str:

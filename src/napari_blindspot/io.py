@@ -59,6 +59,51 @@ def _open(path: Path, suffix: str):
             return tif.asarray()
 
 
+_UNITS = {"nm": 1e-3, "µm": 1.0, "um": 1.0, "micron": 1.0, "mm": 1e3}  # to micrometres
+
+
+def read_scale(path) -> tuple[float, ...] | None:
+    """Voxel spacing per axis of a TIFF's first series (ImageJ or OME metadata), else None.
+
+    Only Z, Y and X get spacings (others 1.0), and only when the file says how far apart the
+    Z planes are: that is all the 2D/3D choice needs. Any reading problem means "unknown".
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return None
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            axes = tif.series[0].axes
+            spacing = _ome_spacing(tif) if tif.is_ome else _imagej_spacing(tif)
+    except Exception:  # noqa: BLE001 - metadata is optional
+        return None
+    if spacing is None or "Z" not in axes:
+        return None
+    return tuple(float(spacing.get(a, 1.0)) for a in axes)
+
+
+def _imagej_spacing(tif) -> dict | None:
+    meta = tif.imagej_metadata or {}
+    if "spacing" not in meta:
+        return None
+    tags = tif.pages[0].tags
+    x, y = (tags[name].value for name in ("XResolution", "YResolution"))  # pixels per unit
+    return {"Z": float(meta["spacing"]), "Y": y[1] / y[0], "X": x[1] / x[0]}
+
+
+def _ome_spacing(tif) -> dict | None:
+    import tifffile
+
+    image = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
+    pixels = (image[0] if isinstance(image, list) else image)["Pixels"]
+    if "PhysicalSizeZ" not in pixels:
+        return None
+    return {a: float(pixels[f"PhysicalSize{a}"]) * _UNITS[pixels.get(f"PhysicalSize{a}Unit", "µm")]
+            for a in "ZYX"}
+
+
 def check_writable(path) -> None:
     """Fail early (before any training) when the output cannot be written."""
     path = Path(path)

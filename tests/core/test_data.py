@@ -2,8 +2,8 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_blindspot.core.data import (PatchSampler, StackView, guess_axes, measure_normalisation,
-                                        validate_axes)
+from napari_blindspot.core.data import (PatchSampler, StackView, choose_three_d, guess_axes,
+                                        measure_normalisation, validate_axes, validate_scale)
 
 
 @pytest.mark.parametrize("shape, axes", [((64, 64), "YX"), ((10, 64, 64), "ZYX"), ((3, 64, 64), "CYX"),
@@ -11,6 +11,37 @@ from napari_blindspot.core.data import (PatchSampler, StackView, guess_axes, mea
 def test_guessed_axes_are_valid(shape, axes):
     assert guess_axes(shape) == axes
     assert validate_axes(axes.lower(), shape) == axes
+
+
+@pytest.mark.parametrize("shape, scale, axes", [
+    ((3, 64, 64), None, "CYX"), ((3, 64, 64), (1.0, 0.2, 0.2), "CYX"),  # spacing 1: channels or unknown
+    ((3, 64, 64), (2.0, 0.2, 0.2), "ZYX"),  # a physical step: a short Z stack, not channels
+    ((2, 10, 64, 64), (1.0, 1.0, 1.0, 1.0), "CZYX"), ((2, 10, 64, 64), (30.0, 2.0, 1.0, 1.0), "TZYX"),
+    ((10, 64, 64), (4.0, 1.0, 1.0), "ZYX"),
+])
+def test_a_physical_spacing_on_a_short_leading_axis_makes_it_z_or_t_not_channels(shape, scale, axes):
+    assert guess_axes(shape, scale) == axes
+
+
+@pytest.mark.parametrize("axes, shape, scale, three_d, words", [
+    ("ZYX", (32, 64, 64), (1.0, 1.0, 1.0), True, "1.0x the pixel size: trained in 3D"),  # isotropic
+    ("ZYX", (32, 64, 64), (0.6, 0.2, 0.2), True, "3.0x"),  # at the threshold: still 3D
+    ("ZYX", (32, 64, 64), (1.0, 0.2, 0.2), False, "5.0x the pixel size: trained slice by slice in 2D"),
+    ("ZYX", (8, 64, 64), (1.0, 1.0, 1.0), False, "only 8 Z planes"),  # too few planes for 3D patches
+    ("TZYX", (3, 20, 64, 64), None, True, "voxel size unknown"),
+    ("YXZ", (64, 64, 20), (0.1, 0.1, 0.5), False, "5.0x"),  # Z found wherever it is
+    ("TYX", (20, 64, 64), (1.0, 1.0, 1.0), False, "no Z axis"),
+])
+def test_z_is_trained_in_3d_only_when_voxels_are_near_isotropic_and_deep_enough(axes, shape, scale, three_d, words):
+    chosen, reason = choose_three_d(axes, shape, scale)
+    assert chosen is three_d and words in reason
+
+
+@pytest.mark.parametrize("scale, message", [((1.0, 0.0, 1.0), "positive"), ((1.0, float("nan"), 1.0), "finite"),
+                                            ((1.0, 1.0), "one spacing per axis"), ("abc", "one number per")])
+def test_bad_scales_are_refused_with_advice(scale, message):
+    with pytest.raises(ValueError, match=message):
+        validate_scale(scale, ndim=3)
 
 
 @pytest.mark.parametrize("axes, shape, message", [

@@ -85,6 +85,22 @@ def test_train_more_continues_from_the_model(noisy_image):
     assert any(not torch.equal(a, b) for a, b in zip(before, run.model.net.parameters()))
 
 
+@pytest.mark.parametrize("scale, three_d, spatial_ndim", [
+    ((1.0, 0.5, 0.5), None, 3), ((2.5, 0.5, 0.5), None, 2),  # the voxel anisotropy decides...
+    ((2.5, 0.5, 0.5), True, 3), ((1.0, 0.5, 0.5), False, 2),  # ...unless three_d is set
+])
+def test_z_stacks_train_in_3d_when_voxels_are_near_isotropic_unless_told(scale, three_d, spatial_ndim):
+    stack = np.random.default_rng(0).normal(size=(16, 16, 16)).astype(np.float32)
+    run = nb.train(stack, TrainConfig(axes="ZYX", scale=scale, three_d=three_d, steps=1, time_budget_s=None,
+                                      features=8, batch_size=1, preview_every_s=None))
+    assert run.view.spatial_ndim == spatial_ndim and run.three_d_reason
+
+
+def test_a_scale_must_give_one_spacing_per_axis():
+    with pytest.raises(ValueError, match="one spacing per axis"):
+        nb.train(np.zeros((16, 16, 16), np.float32), TrainConfig(scale=(1.0, 1.0), steps=1, time_budget_s=None))
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(method="care"), "unknown method"), (dict(noise="laplace"), "unknown noise"),
     (dict(time_budget_s=0), "positive"), (dict(time_budget_s=-3), "positive"),

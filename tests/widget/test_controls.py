@@ -54,7 +54,7 @@ def test_axes_are_validated_as_you_type(viewer, make_widget, notes):
 
     widget.axes_edit.setText("tyx")
     assert widget.axes_edit.styleSheet() == ""
-    assert not widget.z_mode_combo.isEnabled()
+    assert not widget.z_mode_combo.isEnabled() and widget.z_box.isHidden()  # no Z: no Z row
 
 
 def test_noise_settings_apply_to_hqssl_only(viewer, make_widget):
@@ -69,16 +69,30 @@ def test_noise_settings_apply_to_hqssl_only(viewer, make_widget):
 def test_config_follows_the_controls(viewer, make_widget):
     layer = viewer.add_image(noisy((20, 32, 32)), name="stack", scale=(5.0, 1.0, 1.0))
     widget = make_widget(steps=250)
-    assert "slice by slice" in widget.z_hint.text()  # Z step 5x the pixel size
     widget.method_combo.setCurrentText("HQ-SSL")
     widget.noise_combo.setCurrentText("gaussian")
     widget.sigma_spin.setValue(12.5)
     widget.seed_spin.setValue(7)
     config = widget._config("ZYX", layer)
     assert (config.method, config.noise, config.sigma, config.seed) == ("hqssl", "gaussian", 12.5, 7)
-    assert (config.steps, config.time_budget_s, config.three_d) == (250, None, False)
+    assert (config.steps, config.time_budget_s) == (250, None)
     assert (config.features, config.patch_size, config.batch_size) == (8, 16, 4)
     assert config.learning_rate is None and config.device == "auto"
+
+
+def test_z_row_shows_what_auto_decides_from_the_voxel_size_and_passes_the_choice(viewer, make_widget):
+    layer = viewer.add_image(noisy((20, 32, 32)), name="stack", scale=(5.0, 1.0, 1.0))
+    widget = make_widget()
+    assert not widget.z_box.isHidden() and widget.z_mode_combo.currentText() == "auto"
+    assert widget.z_hint.text() == "Auto: Z spacing is 5.0x the pixel size: trained slice by slice in 2D."
+    config = widget._config("ZYX", layer)
+    assert config.three_d is None and config.scale == (5.0, 1.0, 1.0)  # the core decides, as the hint says
+
+    layer.scale = (2.0, 1.0, 1.0)  # the user corrects the voxel size: the decision follows
+    assert "2.0x the pixel size: trained in 3D" in widget.z_hint.text()
+    widget.z_mode_combo.setCurrentText("2D slices")  # an explicit choice wins
+    assert widget._config("ZYX", layer).three_d is False
+    assert widget.z_hint.text().startswith("2D slices, as set. Auto: Z spacing is 2.0x")
     widget.z_mode_combo.setCurrentText("3D")
     assert widget._config("ZYX", layer).three_d is True
 

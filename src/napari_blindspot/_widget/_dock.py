@@ -37,12 +37,12 @@ from qtpy.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from ..core.data import guess_axes, validate_axes
+from ..core.data import choose_three_d, guess_axes, validate_axes
 from ..core.training import NOISE_MODELS, TrainConfig
 from . import _jobs
 from ._layers import LayerPicker, layer_data
 from ._plot import LossPlot
-from ._preview import MAX_SIDE, place, preview_region, z_mode_hint
+from ._preview import MAX_SIDE, place, preview_region
 
 METHODS = {"N2V": "n2v", "N2V2": "n2v2", "HQ-SSL": "hqssl"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -56,7 +56,7 @@ CHANNELS_TIP = (
     "other channels: for unrelated stains, or when one channel's structures must not appear in "
     "another. Slower: with N channels, a step costs about N times as much."
 )
-Z_MODES = {"auto": None, "3D": True, "slice by slice": False}
+Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d
 ERROR_STYLE = "QLineEdit { border: 1px solid #e0443e; }"
 
 
@@ -64,6 +64,11 @@ def _clock(seconds: float) -> str:
     seconds = int(round(max(0.0, seconds)))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def layer_scale(layer) -> tuple[float, ...]:
+    """The layer's voxel spacing per data axis, for the core (napari allows negative scales: flips)."""
+    return tuple(abs(float(s)) for s in layer.scale)
 
 
 def _auto_spin(maximum: int, step: int = 1, tip: str = "") -> QSpinBox:
@@ -74,6 +79,14 @@ def _auto_spin(maximum: int, step: int = 1, tip: str = "") -> QSpinBox:
     spin.setSpecialValueText("auto")
     spin.setToolTip(tip)
     return spin
+
+
+def _set_row_visible(form: QFormLayout, field: QWidget, visible: bool) -> None:
+    if hasattr(form, "setRowVisible"):  # Qt >= 6.4
+        form.setRowVisible(field, visible)
+    else:
+        field.setVisible(visible)
+        form.labelForField(field).setVisible(visible)
 
 
 @dataclass
@@ -169,6 +182,19 @@ class DenoiseWidget(QWidget):
         self.axes_edit = QLineEdit()
         self.axes_edit.setPlaceholderText("e.g. YX, ZYX, TYX, CYX")
         form.addRow("Axes", self.axes_edit)
+        self.z_mode_combo = QComboBox()
+        self.z_mode_combo.addItems(Z_MODES)
+        self.z_mode_combo.setToolTip("Z stacks: train with 3D patches, or each Z plane as a 2D image. "
+                                     "'auto' follows the voxel size (the layer's scale).")
+        self.z_hint = self._note("")
+        self.z_box = QWidget()
+        z_layout = QVBoxLayout(self.z_box)
+        z_layout.setContentsMargins(0, 0, 0, 0)
+        z_layout.setSpacing(2)
+        z_layout.addWidget(self.z_mode_combo)
+        z_layout.addWidget(self.z_hint)
+        form.addRow("Z", self.z_box)
+        self._form = form
         self.channels_combo = QComboBox()
         for label, mode in CHANNEL_MODES.items():
             self.channels_combo.addItem(label, mode)
@@ -233,11 +259,6 @@ class DenoiseWidget(QWidget):
         self.features_spin = _auto_spin(256, 4, "Network width (base number of filters). "
                                                 "Wider learns more but trains slower on a CPU.")
         adv.addRow("Network width", self.features_spin)
-        self.z_mode_combo = QComboBox()
-        self.z_mode_combo.addItems(Z_MODES)
-        adv.addRow("Z stacks", self.z_mode_combo)
-        self.z_hint = self._note("")
-        adv.addRow(self.z_hint)
         self.advanced.addWidget(advanced)
         layout.addWidget(self.advanced)
 
@@ -295,6 +316,7 @@ class DenoiseWidget(QWidget):
         self.layer_picker.skipped_changed.connect(self._on_skipped_changed)
         self._on_skipped_changed(self.layer_picker.skipped)
         self.axes_edit.textChanged.connect(self._on_axes_edited)
+        self.z_mode_combo.currentIndexChanged.connect(self._show_z_choice)
         self.method_combo.currentIndexChanged.connect(self._update_enabled)
         self.noise_combo.currentIndexChanged.connect(self._update_enabled)
         self.duration_unit.currentIndexChanged.connect(self._on_unit_changed)
@@ -312,7 +334,8 @@ class DenoiseWidget(QWidget):
         for emitter in (viewer.dims.events.current_step, viewer.dims.events.ndisplay,
                         camera.events.center, camera.events.zoom):
             res.connect(emitter, self._schedule_preview_region)
-        res.closers += [self.layer_picker.disconnect_viewer, self.apply_picker.disconnect_viewer]
+        res.closers += [self.layer_picker.disconnect_viewer, self.apply_picker.disconnect_viewer,
+                        self._stop_watching_scale]
         self.destroyed.connect(res.release)
 
     # -- state ------------------------------------------------------------------------------
@@ -361,6 +384,11 @@ class DenoiseWidget(QWidget):
         self.skipped_label.setVisible(bool(text))
 
     def _on_source_changed(self, layer) -> None:
+        watched, self._scale_watched = getattr(self, "_scale_watched", None), layer
+        if watched is not None:
+            watched.events.scale.disconnect(self._show_z_choice)
+        if layer is not None:  # a scale set later (e.g. from the console) changes the 2D/3D choice
+            layer.events.scale.connect(self._show_z_choice)
         if layer is None:
             self.axes_edit.setText("")
             return
@@ -388,12 +416,21 @@ class DenoiseWidget(QWidget):
         self.axes_edit.setStyleSheet(ERROR_STYLE if problem else "")
         self.axes_edit.setToolTip(problem or "Axes of the image: S, T, C, Z, Y, X (last two are usually YX).")
         self._show_channel_choice(problem is None and "C" in text.upper())
-        layer = self.layer_picker.current_layer()
+        self._show_z_choice()
+
+    def _show_z_choice(self, event=None) -> None:
+        """The Z row shows only for axes with Z: the choice, and what 'auto' decides and why."""
+        layer, text = self.layer_picker.current_layer(), self.axes_edit.text()
         axes = text.upper().strip()
-        has_z = problem is None and layer is not None and "Z" in axes
+        has_z = layer is not None and "Z" in axes and self._axes_problem(text) is None
         self.z_mode_combo.setEnabled(has_z)
-        self.z_hint.setText(z_mode_hint(axes, layer_data(layer).shape, layer.scale)[1] if has_z
-                            else "No Z axis: trained plane by plane in 2D.")
+        _set_row_visible(self._form, self.z_box, has_z)
+        if not has_z:
+            return
+        _, reason = choose_three_d(axes, layer_data(layer).shape, layer_scale(layer))
+        chosen = Z_MODES[self.z_mode_combo.currentText()]
+        prefix = "" if chosen is None else f"{'3D' if chosen else '2D slices'}, as set. "
+        self.z_hint.setText(f"{prefix}Auto: {reason}.")
 
     def _show_channel_choice(self, has_c: bool) -> None:
         """The Channels row (one model for all channels, or one per channel) shows only for axes with C."""
@@ -413,11 +450,7 @@ class DenoiseWidget(QWidget):
         hq = method == "hqssl"
         noise = self.noise_combo.currentText() if hq else "auto"
         sigma = (self.sigma_spin.value() or None) if hq and noise in ("auto", "gaussian") else None
-        three_d = None
-        if "Z" in axes:
-            three_d = Z_MODES[self.z_mode_combo.currentText()]
-            if three_d is None:
-                three_d = z_mode_hint(axes, layer_data(layer).shape, layer.scale)[0]
+        three_d = Z_MODES[self.z_mode_combo.currentText()] if "Z" in axes else None  # None: the core decides
         seconds = self.duration_unit.currentText() == "seconds"
         value = self.duration_spin.value()
         return TrainConfig(
@@ -427,7 +460,8 @@ class DenoiseWidget(QWidget):
             patch_size=self.patch_spin.value() or None, batch_size=self.batch_spin.value() or None,
             learning_rate=self.lr_spin.value() or None, features=self.features_spin.value() or None,
             channels=self.channels_combo.currentData() if "C" in axes else "joint",
-            three_d=three_d, preview_every_s=self.preview_every_s, num_threads=_jobs.worker_threads(),
+            three_d=three_d, scale=layer_scale(layer), preview_every_s=self.preview_every_s,
+            num_threads=_jobs.worker_threads(),
         )
 
     # -- training ---------------------------------------------------------------------------
@@ -679,6 +713,11 @@ class DenoiseWidget(QWidget):
         self.progress_bar.setFormat(f"Denoising '{layer.name}'…")
 
     # -- cleanup ----------------------------------------------------------------------------
+
+    def _stop_watching_scale(self) -> None:
+        layer, self._scale_watched = getattr(self, "_scale_watched", None), None
+        if layer is not None:
+            layer.events.scale.disconnect(self._show_z_choice)
 
     def closeEvent(self, event) -> None:
         self._res.release()

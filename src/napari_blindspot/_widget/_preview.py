@@ -65,16 +65,3 @@ def place(preview: np.ndarray, region: tuple) -> tuple[np.ndarray, tuple[int, ..
             data = np.expand_dims(data, axis)
             start.append(int(want))
     return data, tuple(start)
-
-
-def z_mode_hint(axes: str, shape: tuple, scale) -> tuple[bool, str]:
-    """For "auto": train Z in 3D or slice by slice, and one line that says why."""
-    z = axes.index("Z")
-    yx = [float(scale[axes.index(a)]) for a in "YX"]
-    ratio = float(scale[z]) / max(1e-12, float(np.mean(yx)))
-    if shape[z] < 16:
-        return False, f"auto: slice by slice (only {shape[z]} planes; 3D needs at least 16)"
-    if ratio >= 3:
-        return False, (f"auto: slice by slice (Z step is {ratio:.1f}x the pixel size, "
-                       "planes too far apart to help)")
-    return True, f"auto: 3D (Z step is {ratio:.1f}x the pixel size, neighbouring planes help)"

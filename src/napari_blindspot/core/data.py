@@ -21,24 +21,75 @@ SAMPLE_AXES = "ST"
 def guess_axes(shape: tuple[int, ...], scale: tuple[float, ...] | None = None) -> str:
     """A sensible axes string for an array of this shape (napari layer order: last two are YX).
 
-    A 3D array whose first axis has at most 4 entries is read as channels (CYX), otherwise as
-    ZYX; a guess the user can always correct. `scale` is accepted for callers that have one
-    but not used yet.
+    A leading axis of at most 4 entries is read as channels (CYX, CZYX), a longer one as Z or
+    T; a guess the user can always correct. `scale` (one spacing per axis, as napari's
+    ``layer.scale``) settles the short-axis case: channels have no physical spacing, so a
+    leading axis whose scale is not 1 is a short Z stack (ZYX) or a time series of stacks
+    (TZYX), not channels.
     """
     ndim = len(shape)
+    spaced = scale is not None and len(scale) == ndim and ndim > 2 and float(scale[0]) != 1.0
     if ndim == 2:
         return "YX"
     if ndim == 3:
-        if shape[0] <= 4 and min(shape[1:]) > 32:
+        if shape[0] <= 4 and min(shape[1:]) > 32 and not spaced:
             return "CYX"
         return "ZYX"
     if ndim == 4:
-        return "CZYX" if shape[0] <= 4 else "TZYX"
+        return "CZYX" if shape[0] <= 4 and not spaced else "TZYX"
     if ndim == 5:
         return "TCZYX"
     if ndim == 6:
         return "STCZYX"
     raise ValueError(f"images must have 2 to 6 dimensions, got shape {tuple(shape)}")
+
+
+# 3D or slice by slice. Axial resolution of widefield and confocal microscopes is about 2.5-3.5x
+# worse than lateral, so stacks sampled for it have Z steps up to ~3 pixel sizes: neighbouring
+# planes then share structure and 3D convolutions (and HQ-SSL's rotations, which turn Z into Y
+# or X) see it. With larger steps, planes are nearly independent views and a 3x3x3 kernel
+# spans 3x more depth than width: 2D slices train faster and no worse. 3D patches need depth:
+# fewer than 16 planes cannot hold a patch for a two-level network (the trainer's MIN_SIDE).
+MAX_Z_ANISOTROPY_3D = 3.0
+MIN_Z_PLANES_3D = 16
+
+
+def validate_scale(scale, ndim: int | None = None) -> tuple[float, ...] | None:
+    """`scale` as a tuple of floats (one positive, finite spacing per axis), or a ValueError."""
+    if scale is None:
+        return None
+    try:
+        values = tuple(float(s) for s in scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"scale must be one number per image axis, e.g. (2.0, 0.5, 0.5) for ZYX; "
+                         f"got {scale!r}") from None
+    bad = [s for s in values if not (math.isfinite(s) and s > 0)]
+    if bad:
+        raise ValueError(f"scale values must be positive and finite (voxel spacing per axis), got {values}")
+    if ndim is not None and len(values) != ndim:
+        raise ValueError(f"scale {values} has {len(values)} value(s) but the image has {ndim} axes: "
+                         "give one spacing per axis, e.g. (2.0, 0.5, 0.5) for ZYX")
+    return values
+
+
+def choose_three_d(axes: str, shape: tuple[int, ...], scale: tuple[float, ...] | None = None
+                   ) -> tuple[bool, str]:
+    """Train Z in 3D or slice by slice in 2D, and a short sentence saying why.
+
+    3D when the Z spacing is at most `MAX_Z_ANISOTROPY_3D` times the mean Y/X spacing and Z has
+    at least `MIN_Z_PLANES_3D` planes. Without a scale the voxels are taken as isotropic.
+    """
+    if "Z" not in axes:
+        return False, "no Z axis: trained plane by plane in 2D"
+    planes = shape[axes.index("Z")]
+    if planes < MIN_Z_PLANES_3D:
+        return False, f"only {planes} Z planes (3D needs {MIN_Z_PLANES_3D}): trained slice by slice in 2D"
+    if scale is None:
+        return True, "voxel size unknown, taken as isotropic: trained in 3D"
+    ratio = scale[axes.index("Z")] / ((scale[axes.index("Y")] + scale[axes.index("X")]) / 2)
+    if round(ratio, 6) > MAX_Z_ANISOTROPY_3D:  # rounded: 0.6 / 0.2 is 3, not 3.0000000000000004
+        return False, f"Z spacing is {ratio:.1f}x the pixel size: trained slice by slice in 2D"
+    return True, f"Z spacing is {ratio:.1f}x the pixel size: trained in 3D"
 
 
 def validate_axes(axes: str, shape: tuple[int, ...]) -> str:

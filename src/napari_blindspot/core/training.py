@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .data import StackView, guess_axes, measure_normalisation, validate_axes, PatchSampler
+from .data import (PatchSampler, StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes,
+                   validate_scale)
 from .masking import mask_batch, masked_mse
 from .model import METHODS, Model, ModelSpec, build_network, build_noise_model, choose_device
 
@@ -45,7 +46,8 @@ class TrainConfig:
     learning_rate: float | None = None
     features: int | None = None  # network width
     depth: int | None = None  # network levels
-    three_d: bool | None = None  # train Z in 3D (default when Z is present)
+    three_d: bool | None = None  # train Z in 3D; None: decided by data.choose_three_d from `scale`
+    scale: tuple[float, ...] | None = None  # voxel spacing, one per image axis (napari's layer.scale)
     mask_percent: float = 1.5  # N2V: share of pixels masked per patch
     preview_every_s: float | None = 2.0  # None: no previews
     validation_every_s: float = 2.0
@@ -87,6 +89,7 @@ class TrainConfig:
             raise ValueError("preview_every_s must be positive (or None for no previews)")
         if not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        object.__setattr__(self, "scale", validate_scale(self.scale))
 
 
 @dataclass
@@ -129,22 +132,35 @@ def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int,
     return fitted
 
 
+# Default (patch, batch) by method family, spatial dimensions and GPU. The CPU 3D values come
+# from 60 s runs on benchmarks/bench3d.py's stack (48x128x128): 3D convolutions cost about 9x
+# more per voxel than 2D ones on the CPU, so N2V at 32x64x64 x 16 managed 7 steps (18.0 dB)
+# where 16x32x32 x 8 made 120 (30.7 dB), and HQ-SSL at 32^3 x 8 made 13 (23.4 dB) where
+# 24^3 x 4 made 96 (31.3 dB).
+_PATCH_BATCH = {
+    ("n2v", 2, False): ((64, 64), 16), ("n2v", 2, True): ((64, 64), 64),
+    ("n2v", 3, False): ((16, 32, 32), 8), ("n2v", 3, True): ((32, 64, 64), 16),
+    ("hqssl", 2, False): ((64, 64), 8), ("hqssl", 2, True): ((64, 64), 16),
+    ("hqssl", 3, False): ((24, 24, 24), 4), ("hqssl", 3, True): ((32, 32, 32), 8),
+}
+
+
 def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.device, channels: int = 1) -> _Settings:
     """Fill in the defaults for this method, image and device; a user's setting always wins."""
     gpu, ndim = device.type != "cpu", len(spatial)
-    if config.method == "hqssl":
+    family = "hqssl" if config.method == "hqssl" else "n2v"
+    patch, batch = _PATCH_BATCH[family, ndim, gpu]
+    batch = config.batch_size or batch
+    if config.patch_size is not None:  # HQ-SSL's rotations need square/cubic patches; N2V 3D: half depth
+        side = config.patch_size
+        patch = (side,) * ndim if family == "hqssl" or ndim == 2 else (max(8, side // 2), side, side)
+    if family == "hqssl":
         from .blindspot import PRESETS
 
         network = dict(PRESETS["gpu" if gpu else "cpu"])
-        side = config.patch_size or (64 if ndim == 2 else 32)
-        patch = (side,) * ndim  # rotations need square/cubic patches
-        batch = config.batch_size or (16 if gpu else 8)
         lr = config.learning_rate or 2e-3
     else:
         network = {"depth": 2, "features": 32 if gpu else 16, "batch_norm": False}
-        side = config.patch_size or 64
-        patch = (side,) * 2 if ndim == 2 else (max(8, side // 2), side, side)
-        batch = config.batch_size or (64 if gpu else 16)
         lr = config.learning_rate or (4e-4 if gpu else 2e-3)
     if config.patch_size is None:
         patch = _fit_patch(patch, spatial)
@@ -187,13 +203,14 @@ class TrainingRun:
 
     def __init__(self, image, config: TrainConfig, model: Model | None = None):
         validate_image(image)
-        axes = validate_axes(config.axes or (model.spec.axes if model else guess_axes(image.shape)), image.shape)
+        scale = validate_scale(config.scale, len(image.shape))
+        axes = validate_axes(config.axes or (model.spec.axes if model else guess_axes(image.shape, scale)),
+                             image.shape)
         self.config = replace(config, axes=axes)
         self.image = image
         self.device = choose_device(config.device)
-        three_d = config.three_d if config.three_d is not None else (
-            model.spec.spatial_ndim == 3 if model else None)
-        self.view = StackView.of(image, axes, three_d=three_d)
+        self.three_d, self.three_d_reason = self._choose_three_d(config, model, axes, image.shape, scale)
+        self.view = StackView.of(image, axes, three_d=self.three_d)
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
@@ -221,6 +238,17 @@ class TrainingRun:
         self._stop = threading.Event()
         self._preview_region: tuple | None = None
         self.timings = {"data": 0.0, "network": 0.0, "validation": 0.0, "preview": 0.0}  # seconds
+
+    @staticmethod
+    def _choose_three_d(config: TrainConfig, model: Model | None, axes: str, shape, scale) -> tuple[bool, str]:
+        """An explicit setting wins, then a continued model's layout, then the voxel anisotropy."""
+        if model is not None and config.three_d is None:
+            return model.spec.spatial_ndim == 3, "as the model was trained"
+        if config.three_d is not None:
+            if config.three_d and "Z" not in axes:
+                raise ValueError(f"3D training needs a Z axis, axes are '{axes}'")
+            return config.three_d, ("3D" if config.three_d else "slice by slice in 2D") + ", as set"
+        return choose_three_d(axes, shape, scale)
 
     def _check_compatible(self, model: Model) -> None:
         spec = model.spec
