@@ -37,6 +37,12 @@ def test_z_is_trained_in_3d_only_when_voxels_are_near_isotropic_and_deep_enough(
     assert chosen is three_d and words in reason
 
 
+def test_on_the_cpu_near_isotropic_stacks_are_still_trained_slice_by_slice():
+    chosen, reason = choose_three_d("ZYX", (32, 64, 64), (1.0, 1.0, 1.0), gpu=False)
+    assert chosen is False and "on the CPU" in reason
+    assert choose_three_d("ZYX", (32, 64, 64), (1.0, 1.0, 1.0), gpu=True)[0] is True
+
+
 @pytest.mark.parametrize("scale, message", [((1.0, 0.0, 1.0), "positive"), ((1.0, float("nan"), 1.0), "finite"),
                                             ((1.0, 1.0), "one spacing per axis"), ("abc", "one number per")])
 def test_bad_scales_are_refused_with_advice(scale, message):

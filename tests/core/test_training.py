@@ -85,15 +85,16 @@ def test_train_more_continues_from_the_model(noisy_image):
     assert any(not torch.equal(a, b) for a, b in zip(before, run.model.net.parameters()))
 
 
-@pytest.mark.parametrize("scale, three_d, spatial_ndim", [
-    ((1.0, 0.5, 0.5), None, 3), ((2.5, 0.5, 0.5), None, 2),  # the voxel anisotropy decides...
-    ((2.5, 0.5, 0.5), True, 3), ((1.0, 0.5, 0.5), False, 2),  # ...unless three_d is set
+@pytest.mark.parametrize("scale, three_d, spatial_ndim, words", [
+    ((2.5, 0.5, 0.5), None, 2, "5.0x"),  # anisotropic: slices
+    ((1.0, 0.5, 0.5), None, 2, "on the CPU"),  # near-isotropic, but on the CPU: slices too
+    ((2.5, 0.5, 0.5), True, 3, "as set"), ((1.0, 0.5, 0.5), False, 2, "as set"),  # three_d wins
 ])
-def test_z_stacks_train_in_3d_when_voxels_are_near_isotropic_unless_told(scale, three_d, spatial_ndim):
+def test_z_stacks_train_slice_by_slice_on_the_cpu_unless_told(scale, three_d, spatial_ndim, words):
     stack = np.random.default_rng(0).normal(size=(16, 16, 16)).astype(np.float32)
     run = nb.train(stack, TrainConfig(axes="ZYX", scale=scale, three_d=three_d, steps=1, time_budget_s=None,
-                                      features=8, batch_size=1, preview_every_s=None))
-    assert run.view.spatial_ndim == spatial_ndim and run.three_d_reason
+                                      features=8, batch_size=1, preview_every_s=None, device="cpu"))
+    assert run.view.spatial_ndim == spatial_ndim and words in run.three_d_reason
 
 
 def test_a_scale_must_give_one_spacing_per_axis():

@@ -89,7 +89,8 @@ def test_z_row_shows_what_auto_decides_from_the_voxel_size_and_passes_the_choice
     assert config.three_d is None and config.scale == (5.0, 1.0, 1.0)  # the core decides, as the hint says
 
     layer.scale = (2.0, 1.0, 1.0)  # the user corrects the voxel size: the decision follows
-    assert "2.0x the pixel size: trained in 3D" in widget.z_hint.text()
+    widget.device_combo.setCurrentText("cpu")
+    assert "2.0x the pixel size, but 3D training is ~9x slower per voxel on the CPU" in widget.z_hint.text()
     widget.z_mode_combo.setCurrentText("2D slices")  # an explicit choice wins
     assert widget._config("ZYX", layer).three_d is False
     assert widget.z_hint.text().startswith("2D slices, as set. Auto: Z spacing is 2.0x")

@@ -317,6 +317,7 @@ class DenoiseWidget(QWidget):
         self._on_skipped_changed(self.layer_picker.skipped)
         self.axes_edit.textChanged.connect(self._on_axes_edited)
         self.z_mode_combo.currentIndexChanged.connect(self._show_z_choice)
+        self.device_combo.currentIndexChanged.connect(self._show_z_choice)  # auto's choice depends on it
         self.method_combo.currentIndexChanged.connect(self._update_enabled)
         self.noise_combo.currentIndexChanged.connect(self._update_enabled)
         self.duration_unit.currentIndexChanged.connect(self._on_unit_changed)
@@ -427,7 +428,10 @@ class DenoiseWidget(QWidget):
         _set_row_visible(self._form, self.z_box, has_z)
         if not has_z:
             return
-        _, reason = choose_three_d(axes, layer_data(layer).shape, layer_scale(layer))
+        from ..core.model import choose_device
+
+        gpu = choose_device(self.device_combo.currentText()).type != "cpu"
+        _, reason = choose_three_d(axes, layer_data(layer).shape, layer_scale(layer), gpu=gpu)
         chosen = Z_MODES[self.z_mode_combo.currentText()]
         prefix = "" if chosen is None else f"{'3D' if chosen else '2D slices'}, as set. "
         self.z_hint.setText(f"{prefix}Auto: {reason}.")
@@ -503,7 +507,8 @@ class DenoiseWidget(QWidget):
             return
         status = _jobs.JobStatus()
         region = self._preview_region(layer, axes)
-        worker = create_worker(_jobs.train_job, image, config, model, region, status, _start_thread=False)
+        worker = create_worker(_jobs.train_job, image, config, model, region, status,
+                               lazy=_jobs.wants_lazy_result(image, layer.multiscale), _start_thread=False)
         self._step_offset = model.spec.history.get("steps", 0) if model is not None else 0
         if model is None:
             self.loss_plot.clear()
@@ -632,13 +637,15 @@ class DenoiseWidget(QWidget):
         self._remove_preview()
         self.viewer.add_image(result.denoised, name=f"{source.name} [{result.method} denoised]",
                               colormap=source.colormap, contrast_limits=source.contrast_limits, **placement)
-        if result.uncertainty is not None:
-            self.viewer.add_image(result.uncertainty, name=f"{source.name} [uncertainty]",
-                                  colormap="magma", visible=False, **placement)
+        if result.uncertainty is not None:  # lazy: limits given, or napari computes planes to find them
+            self.viewer.add_image(result.uncertainty, name=f"{source.name} [uncertainty]", colormap="magma",
+                                  visible=False, contrast_limits=result.uncertainty_limits, **placement)
         self.model = result.model
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        self.progress_bar.setFormat(f"Done: {result.method}, {result.steps} steps in {result.seconds:.0f} s")
+        lazy = " (denoised as you view it)" if result.lazy else ""
+        self.progress_bar.setFormat(f"Done: {result.method}, {result.steps} steps in {result.seconds:.0f} s"
+                                    + lazy)
 
     def _on_layer_removed(self, event) -> None:
         layer = event.value
@@ -705,9 +712,10 @@ class DenoiseWidget(QWidget):
         elif len(model.spec.axes) == image.ndim:
             axes = model.spec.axes
         else:
-            axes = guess_axes(image.shape, tuple(layer.scale)) if 2 <= image.ndim <= 6 else ""
+            axes = guess_axes(image.shape, layer_scale(layer)) if 2 <= image.ndim <= 6 else ""
         status = _jobs.JobStatus()
-        worker = create_worker(_jobs.predict_job, model, image, axes, status, _start_thread=False)
+        worker = create_worker(_jobs.predict_job, model, image, axes, status,
+                               lazy=_jobs.wants_lazy_result(image, layer.multiscale), _start_thread=False)
         self._start(_Job("apply", worker, status, layer, axes, phase="predict"), "predicting")
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat(f"Denoising '{layer.name}'…")

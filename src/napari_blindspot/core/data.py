@@ -72,12 +72,15 @@ def validate_scale(scale, ndim: int | None = None) -> tuple[float, ...] | None:
     return values
 
 
-def choose_three_d(axes: str, shape: tuple[int, ...], scale: tuple[float, ...] | None = None
-                   ) -> tuple[bool, str]:
+def choose_three_d(axes: str, shape: tuple[int, ...], scale: tuple[float, ...] | None = None,
+                   gpu: bool = True) -> tuple[bool, str]:
     """Train Z in 3D or slice by slice in 2D, and a short sentence saying why.
 
     3D when the Z spacing is at most `MAX_Z_ANISOTROPY_3D` times the mean Y/X spacing and Z has
     at least `MIN_Z_PLANES_3D` planes. Without a scale the voxels are taken as isotropic.
+    On the CPU (`gpu=False`) near-isotropic stacks are still trained slice by slice: there a 3D
+    convolution costs ~9x more per voxel than a 2D one, and in 60 s runs on an isotropic stack
+    2D slices gave 1.5-2 dB more than 3D (docs/benchmarks.md, "3D stacks").
     """
     if "Z" not in axes:
         return False, "no Z axis: trained plane by plane in 2D"
@@ -85,11 +88,16 @@ def choose_three_d(axes: str, shape: tuple[int, ...], scale: tuple[float, ...] |
     if planes < MIN_Z_PLANES_3D:
         return False, f"only {planes} Z planes (3D needs {MIN_Z_PLANES_3D}): trained slice by slice in 2D"
     if scale is None:
-        return True, "voxel size unknown, taken as isotropic: trained in 3D"
-    ratio = scale[axes.index("Z")] / ((scale[axes.index("Y")] + scale[axes.index("X")]) / 2)
+        ratio, spacing = 1.0, "voxel size unknown, taken as isotropic"
+    else:
+        ratio = scale[axes.index("Z")] / ((scale[axes.index("Y")] + scale[axes.index("X")]) / 2)
+        spacing = f"Z spacing is {ratio:.1f}x the pixel size"
     if round(ratio, 6) > MAX_Z_ANISOTROPY_3D:  # rounded: 0.6 / 0.2 is 3, not 3.0000000000000004
-        return False, f"Z spacing is {ratio:.1f}x the pixel size: trained slice by slice in 2D"
-    return True, f"Z spacing is {ratio:.1f}x the pixel size: trained in 3D"
+        return False, f"{spacing}: trained slice by slice in 2D"
+    if not gpu:
+        return False, (f"{spacing}, but 3D training is ~9x slower per voxel on the CPU: trained slice "
+                       "by slice in 2D (choose 3D for long runs)")
+    return True, f"{spacing}: trained in 3D"
 
 
 def validate_axes(axes: str, shape: tuple[int, ...]) -> str:
@@ -150,8 +158,11 @@ class StackView:
         order = tuple(axes.index(a) for a in samples + (["C"] if "C" in axes else []) + list(spatial))
         lazy = _as_lazy(image)
         arr = lazy.transpose(order)
-        if "C" not in axes:
+        if "C" not in axes and isinstance(arr, np.ndarray):
             arr = arr[(slice(None),) * len(samples) + (None,)]
+        elif "C" not in axes:  # blockwise: dask's arr[:, None] is one graph task per chunk, culled
+            # again at every read (0.2 s per read and ~350 MiB for 256,000 chunks)
+            arr = arr.map_blocks(np.expand_dims, axis=len(samples), new_axis=len(samples), dtype=arr.dtype)
         return cls(arr, axes, order, len(samples), "C" in axes, len(spatial))
 
     @property

@@ -209,7 +209,8 @@ class TrainingRun:
         self.config = replace(config, axes=axes)
         self.image = image
         self.device = choose_device(config.device)
-        self.three_d, self.three_d_reason = self._choose_three_d(config, model, axes, image.shape, scale)
+        self.three_d, self.three_d_reason = self._choose_three_d(config, model, axes, image.shape, scale,
+                                                                  self.device)
         self.view = StackView.of(image, axes, three_d=self.three_d)
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
@@ -240,7 +241,8 @@ class TrainingRun:
         self.timings = {"data": 0.0, "network": 0.0, "validation": 0.0, "preview": 0.0}  # seconds
 
     @staticmethod
-    def _choose_three_d(config: TrainConfig, model: Model | None, axes: str, shape, scale) -> tuple[bool, str]:
+    def _choose_three_d(config: TrainConfig, model: Model | None, axes: str, shape, scale,
+                        device: torch.device) -> tuple[bool, str]:
         """An explicit setting wins, then a continued model's layout, then the voxel anisotropy."""
         if model is not None and config.three_d is None:
             return model.spec.spatial_ndim == 3, "as the model was trained"
@@ -248,7 +250,7 @@ class TrainingRun:
             if config.three_d and "Z" not in axes:
                 raise ValueError(f"3D training needs a Z axis, axes are '{axes}'")
             return config.three_d, ("3D" if config.three_d else "slice by slice in 2D") + ", as set"
-        return choose_three_d(axes, shape, scale)
+        return choose_three_d(axes, shape, scale, gpu=device.type != "cpu")
 
     def _check_compatible(self, model: Model) -> None:
         spec = model.spec
