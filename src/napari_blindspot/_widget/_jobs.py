@@ -21,6 +21,15 @@ import numpy as np
 import torch
 
 from ..core import training
+from ..core.lazy import predict_lazy
+
+LAZY_BYTES = 256 * 2**20  # results for sources larger than this (as float32) stay lazy
+
+
+def wants_lazy_result(image, multiscale: bool = False) -> bool:
+    """A lazy (dask) result for lazy sources (dask, zarr, ...), multiscale layers and sources
+    over `LAZY_BYTES` as float32: each plane is then denoised when napari shows it."""
+    return multiscale or not isinstance(image, np.ndarray) or image.size * 4 > LAZY_BYTES
 
 
 def worker_threads() -> int:
@@ -77,10 +86,12 @@ class Predicting:
 class Result:
     model: object
     method: str
-    denoised: np.ndarray
+    denoised: np.ndarray  # or a lazy dask array (see `predict_lazy`)
     uncertainty: np.ndarray | None = None
     steps: int = 0
     seconds: float = 0.0
+    lazy: bool = False
+    uncertainty_limits: tuple[float, float] | None = None  # display range of a lazy uncertainty layer
 
 
 @dataclass
@@ -99,18 +110,43 @@ def describe_error(err: BaseException, doing: str) -> str:
     return f"{doing.capitalize()} failed ({type(err).__name__}: {text})"
 
 
-def predict(model, image, axes: str, status: JobStatus) -> Result:
-    """The full prediction (and HQ-SSL's uncertainty), reporting tiles done through `status`."""
-    uncertain = model.method == "hqssl"
-    with _torch_threads(worker_threads()):
-        out = model.predict(image, axes, return_uncertainty=uncertain, progress=status._predict_progress)
+def predict(model, image, axes: str, status: JobStatus, lazy: bool = False) -> Result:
+    """The full prediction (and HQ-SSL's uncertainty), reporting tiles done through `status`;
+    with `lazy`, dask arrays that denoise a plane (or volume) when it is read."""
+    uncertain, history, limits = model.method == "hqssl", model.spec.history, None
+    if lazy:
+        out = predict_lazy(model, image, axes, return_uncertainty=uncertain)
+        if uncertain:
+            limits = _uncertainty_limits(model, image, axes)
+    else:
+        with _torch_threads(worker_threads()):
+            out = model.predict(image, axes, return_uncertainty=uncertain, progress=status._predict_progress)
     denoised, std = out if uncertain else (out, None)
-    history = model.spec.history
-    return Result(model, model.method, denoised, std, history.get("steps", 0), history.get("seconds", 0.0))
+    return Result(model, model.method, denoised, std, history.get("steps", 0), history.get("seconds", 0.0),
+                  lazy, limits)
 
 
-def train_job(image, config: training.TrainConfig, model, region: tuple | None, status: JobStatus):
-    """Train (or continue training `model`), then denoise the whole image."""
+def _uncertainty_limits(model, image, axes: str, side: int = 128) -> tuple[float, float]:
+    """Display range for a lazy uncertainty layer from a small central block (without it,
+    napari would compute whole planes of the layer just to pick a contrast)."""
+    spatial = "ZYX" if model.spec.spatial_ndim == 3 else "YX"
+    index = []
+    for size, axis in zip(image.shape, axes.upper()):
+        if axis in spatial:
+            width = min(size, 16 if axis == "Z" else side)
+            index.append(slice((size - width) // 2, (size - width) // 2 + width))
+        else:
+            index.append(slice(None) if axis == "C" else slice(size // 2, size // 2 + 1))
+    with _torch_threads(worker_threads()):
+        _, std = model.predict(image[tuple(index)], axes, return_uncertainty=True)
+    high = float(np.percentile(std, 99.5))
+    return (0.0, high if high > 0 else 1.0)
+
+
+def train_job(image, config: training.TrainConfig, model, region: tuple | None, status: JobStatus,
+              lazy: bool = False):
+    """Train (or continue training `model`), then denoise the whole image (or, with `lazy`,
+    give a lazy result)."""
     try:
         run = training.train(image, config, model=model)
         run.set_preview_region(region)
@@ -122,18 +158,18 @@ def train_job(image, config: training.TrainConfig, model, region: tuple | None, 
         if status.cancelled.is_set():
             return
         yield Predicting()
-        yield predict(run.model, image, run.config.axes, status)
+        yield predict(run.model, image, run.config.axes, status, lazy)
     except Cancelled:
         return
     except Exception as err:  # noqa: BLE001 - every error becomes a notification, see above
         yield Failed(describe_error(err, "training"))
 
 
-def predict_job(model, image, axes: str, status: JobStatus):
+def predict_job(model, image, axes: str, status: JobStatus, lazy: bool = False):
     """Apply a trained or loaded model to an image."""
     try:
         yield Predicting()
-        yield predict(model, image, axes, status)
+        yield predict(model, image, axes, status, lazy)
     except Cancelled:
         return
     except Exception as err:  # noqa: BLE001

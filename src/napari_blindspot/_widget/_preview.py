@@ -40,14 +40,18 @@ def preview_region(layer, axes: str, world_point, world_displayed, max_side: int
     data_point = np.asarray(layer.world_to_data(world_point), dtype=float)
     offset = len(world_point) - len(shape)  # world axes before the layer's first axis
     displayed = {d - offset for d in world_displayed if d >= offset}
-    corners = np.asarray(layer.corner_pixels)
+    corners = np.asarray(layer.corner_pixels, dtype=float)
+    drawn = corners[1] > corners[0]  # the canvas has drawn this layer along that axis
+    if layer.multiscale:  # corner pixels are in the shown level's pixels: back to level 0
+        factors = np.asarray(layer.downsample_factors[layer.data_level])
+        corners = np.stack([corners[0] * factors, (corners[1] + 1) * factors - 1])
     region = []
     for i, (size, axis) in enumerate(zip(shape, axes)):
         if axis == "C":
             region.append(slice(None))
         elif axis in "YX":
             lo, hi = 0, size
-            if i in displayed and corners[1, i] > corners[0, i]:  # the canvas has drawn this layer
+            if i in displayed and drawn[i]:
                 lo, hi = int(corners[0, i]), int(corners[1, i]) + 1
             region.append(_clip_range(lo, hi, size, max_side))
         else:

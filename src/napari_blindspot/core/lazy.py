@@ -1,0 +1,59 @@
+"""Lazy prediction: a dask array that denoises a plane (or volume) only when it is read.
+
+    denoised = predict_lazy(model, stack, "TZYX")       # instant; nothing computed yet
+    denoised[3, 10]                                     # still lazy
+    np.asarray(denoised[3, 10])                         # predicts the one chunk that holds it
+
+Chunks are whole units of the model's spatial layout: one YX plane (all channels) for a 2D
+model, one ZYX volume for a 3D one, one chunk per sample (S, T, and Z when trained slice by
+slice). Each chunk is computed by `Model.predict`, tiled with overlap inside the chunk, so the
+result equals predicting the whole stack at once. The model is copied when the array is
+made: training the model further does not change what the array computes.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+import numpy as np
+
+
+def unit_chunks(shape: tuple[int, ...], axes: str, spatial_ndim: int) -> tuple[int, ...]:
+    """Chunk shape holding one whole plane (2D) or volume (3D) with all its channels."""
+    spatial = "ZYX" if spatial_ndim == 3 else "YX"
+    return tuple(size if axis in spatial or axis == "C" else 1 for axis, size in zip(axes, shape))
+
+
+def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size: int = 4,
+                 return_uncertainty: bool = False):
+    """`model.predict(image, axes)` as a lazy float32 dask array of the image's shape.
+
+    `image` may be numpy, dask or zarr (anything with shape, dtype and slicing); it is read one
+    chunk at a time. With `return_uncertainty` (HQ-SSL), returns ``(denoised, std)``; both come
+    from the same per-chunk task, so a dask cache (napari keeps one) computes each chunk once.
+    """
+    import dask.array as da
+
+    if return_uncertainty and model.method != "hqssl":
+        raise ValueError(f"uncertainty maps come from HQ-SSL's posterior; this model is {model.method}")
+    view, _, _ = model.tiling(image, axes, tile)  # validates axes and channels up front
+    axes, frozen = view.axes, copy.deepcopy(model)
+    chunks = unit_chunks(tuple(image.shape), axes, model.spec.spatial_ndim)
+    if isinstance(image, da.Array):
+        source = image.rechunk(chunks)
+    else:  # name=False: a random name instead of hashing the whole array
+        source = da.from_array(image, chunks=chunks, name=False)
+    name = f"blindspot-predict-{uuid.uuid4().hex}"  # given, so dask never hashes the model
+    meta = np.empty((0,) * image.ndim, np.float32)
+
+    if not return_uncertainty:
+        return source.map_blocks(lambda block: frozen.predict(block, axes, tile=tile, batch_size=batch_size),
+                                 dtype=np.float32, meta=meta, name=name)
+
+    def both(block):
+        return np.stack(frozen.predict(block, axes, tile=tile, batch_size=batch_size, return_uncertainty=True))
+
+    stacked = source.map_blocks(both, dtype=np.float32, new_axis=0, chunks=((2,),) + source.chunks,
+                                meta=np.empty((0,) * (image.ndim + 1), np.float32), name=name)
+    return stacked[0], stacked[1]
