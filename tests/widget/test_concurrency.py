@@ -92,3 +92,26 @@ def test_running_out_of_memory_mid_training_says_what_to_do_and_returns_to_idle(
     widget.train_button.click()
     wait_idle(qtbot, widget)
     assert _names(viewer) == ["noisy", "noisy [n2v denoised]"] and len(notes) == 1
+
+
+def test_stop_before_the_first_step_ends_cleanly(viewer, make_widget, qtbot, monkeypatch, notes):
+    """Stop pressed while training is still setting up: the run ends at step 0 with no loss
+    (NaN), which the loss plot must take without failing; the untrained model still gives a result."""
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(seconds=120)
+    real_setup = training.TrainingRun._validation_batch
+
+    def setup_until_stopped(self, *args):
+        assert self._stop.wait(60), "Stop was never pressed"
+        return real_setup(self, *args)
+
+    monkeypatch.setattr(training.TrainingRun, "_validation_batch", setup_until_stopped)
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: widget._res.job.run is not None, timeout=10_000)
+    qtbot.wait(100)  # past the double-click guard
+    widget.train_button.click()  # Stop
+    wait_idle(qtbot, widget)
+
+    assert widget.model.spec.history["steps"] == 0
+    assert _names(viewer) == ["noisy", "noisy [n2v denoised]"] and notes == []
+    assert widget.train_button.text() == "Train" and widget.progress_bar.text().startswith("Done")

@@ -79,8 +79,10 @@ class LossPlot(FigureCanvasQTAgg):
             self.ax.yaxis.set_major_locator(AutoLocator())
             self.ax.set_xlim(self.steps[0], max(self.steps[-1], self.steps[0] + 1))
             values = np.asarray(self.losses[len(self.losses) // 20 :] + self.val_losses)  # skip the first 5%
-            lo, hi = np.nanmin(values), np.nanpercentile(values, 98)
-            pad = 0.05 * (hi - lo) or abs(hi) * 0.05 or 1.0
-            self.ax.set_ylim(lo - pad, hi + pad)
+            values = values[np.isfinite(values)]  # a run stopped before its first step has no loss (NaN)
+            if values.size:
+                lo, hi = values.min(), np.percentile(values, 98)
+                pad = 0.05 * (hi - lo) or abs(hi) * 0.05 or 1.0
+                self.ax.set_ylim(lo - pad, hi + pad)
         self.draw_idle()
         self._dirty, self._drawn_at = False, now

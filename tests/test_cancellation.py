@@ -1,0 +1,62 @@
+"""Ctrl+C on the command line: exit 130, one line saying nothing was written, and nothing was:
+no partial output, no temporary folder, an existing output left as it was."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from napari_blindspot.cli import EXIT_INTERRUPTED, main
+from napari_blindspot.core import predict, training
+
+IMAGE = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
+OLD = b"an older result the user wants to keep"
+
+
+def _interrupt_on_call(monkeypatch, owner, name, call):
+    """Make owner.name raise KeyboardInterrupt (as Ctrl+C does) on its `call`-th call."""
+    real, calls = getattr(owner, name), []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, interrupted)
+    return calls
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("command, where", [("denoise", "training"), ("denoise", "writing the output"),
+                                            ("train", "training")])
+def test_ctrl_c_exits_130_and_leaves_every_file_as_it_was(tmp_path, capsys, monkeypatch, command, where):
+    np.save(tmp_path / "in.npy", IMAGE)
+    (tmp_path / "out.tif").write_bytes(OLD)
+    before = _snapshot(tmp_path)
+    if where == "training":
+        calls = _interrupt_on_call(monkeypatch, training.TrainingRun, "_loss", call=2)  # the second step
+    else:  # the second batch of tiles: the first is already in the temporary output
+        calls = _interrupt_on_call(monkeypatch, predict, "write_group", call=2)
+    argv = [command, str(tmp_path / "in.npy"), str(tmp_path / ("out.tif" if command == "denoise" else "model")),
+            "--steps", "3", "--patch-size", "16", "--batch-size", "2", "--quiet"] + (["--tile", "16"] if command == "denoise" else [])
+
+    assert main(argv) == EXIT_INTERRUPTED
+    assert len(calls) >= 2  # it really was interrupted mid-way
+    assert capsys.readouterr().err.strip().splitlines() == ["interrupted: no output written"]
+    assert _snapshot(tmp_path) == before  # input, old output: same bytes; nothing new, no temp folder
+
+
+def test_ctrl_c_while_writing_keeps_the_model_already_saved(tmp_path, capsys, monkeypatch):
+    """denoise --save-model saves the model when training ends, before the image is written."""
+    np.save(tmp_path / "in.npy", IMAGE)
+    _interrupt_on_call(monkeypatch, predict, "write_group", call=2)
+    argv = ["denoise", str(tmp_path / "in.npy"), str(tmp_path / "out.tif"), "--save-model", str(tmp_path / "model"),
+            "--steps", "2", "--patch-size", "16", "--batch-size", "2", "--tile", "16", "--quiet"]
+    assert main(argv) == EXIT_INTERRUPTED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy", "model"]
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "weights.safetensors"]
