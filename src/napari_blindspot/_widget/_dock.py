@@ -430,7 +430,10 @@ class DenoiseWidget(QWidget):
             return
         from ..core.model import choose_device
 
-        gpu = choose_device(self.device_combo.currentText()).type != "cpu"
+        try:
+            gpu = choose_device(self.device_combo.currentText()).type != "cpu"
+        except ValueError:  # e.g. "cuda" picked on a machine without one: Train will say so
+            gpu = False
         _, reason = choose_three_d(axes, layer_data(layer).shape, layer_scale(layer), gpu=gpu)
         chosen = Z_MODES[self.z_mode_combo.currentText()]
         prefix = "" if chosen is None else f"{'3D' if chosen else '2D slices'}, as set. "
