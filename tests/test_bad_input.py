@@ -5,6 +5,8 @@ leave no output behind. docs/reliability.md summarises this table.
 """
 
 import hashlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -128,3 +130,17 @@ def test_model_for_other_channels_is_refused(tmp_path, capsys):
                  "--axes", "CYX", "--quiet"]) == 2
     assert "trained on 1 channel" in capsys.readouterr().err
     assert not (tmp_path / "o.npy").exists()
+
+
+@pytest.mark.parametrize("name, filename, make", [
+    ("inf", "in.npy", lambda p: np.save(p, with_inf)),  # numpy warned while measuring the std
+    ("truncated tif", "in.tif", lambda p: p.write_bytes(tifffile_bytes()[:200])),  # tifffile logged each tag
+], ids=["inf", "truncated tif"])
+def test_console_script_prints_the_error_line_and_nothing_else(tmp_path, name, filename, make):
+    """Outside pytest, warnings and library logs reach stderr too: the user sees one line."""
+    make(tmp_path / filename)
+    proc = subprocess.run([sys.executable, "-m", "napari_blindspot.cli", "denoise", str(tmp_path / filename),
+                           str(tmp_path / "out.tif"), "--steps", "2", "--quiet"],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error: "), proc.stderr

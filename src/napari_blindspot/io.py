@@ -8,6 +8,7 @@ temporary file or folder beside the target, renamed into place only when complet
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -32,9 +33,21 @@ def read_image(path) -> object:
     if not path.exists():
         raise FileNotFoundError(f"input {path} does not exist")
     try:
-        return _open(path, suffix)
+        with _quiet_tifffile():
+            return _open(path, suffix)
     except Exception as err:  # noqa: BLE001 - any reader failure means an unreadable file
         raise ValueError(f"cannot read {path} as {suffix[1:]}: {err}") from None
+
+
+@contextlib.contextmanager
+def _quiet_tifffile():
+    """tifffile logs every bad tag of a broken file to stderr; our one error line says it all."""
+    logger = logging.getLogger("tifffile")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
 
 
 def _open(path: Path, suffix: str):
@@ -74,7 +87,7 @@ def read_scale(path) -> tuple[float, ...] | None:
     try:
         import tifffile
 
-        with tifffile.TiffFile(path) as tif:
+        with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
             axes = tif.series[0].axes
             spacing = _ome_spacing(tif) if tif.is_ome else _imagej_spacing(tif)
     except Exception:  # noqa: BLE001 - metadata is optional

@@ -243,8 +243,9 @@ def measure_normalisation(view: StackView, max_values: int = 2**24, seed: int = 
             blocks.append(view.read(int(rng.integers(view.n_samples)), region).reshape(view.channels, -1))
         stacked = np.concatenate(blocks, axis=1).astype(np.float64)
         values = list(stacked)
-    mean = tuple(float(v.mean()) for v in values)
-    std = tuple(float(v.std()) for v in values)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are refused just below, without a warning
+        mean = tuple(float(v.mean()) for v in values)
+        std = tuple(float(v.std()) for v in values)
     if any(not math.isfinite(m) or not math.isfinite(s) for m, s in zip(mean, std)):
         raise ValueError("the image contains NaN or Inf values: replace them (e.g. np.nan_to_num) first")
     if any(s <= 0 for s in std):
