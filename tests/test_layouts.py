@@ -70,7 +70,7 @@ def test_train_then_predict_keeps_every_layout(axes, shape, three_d):
 def test_cli_denoise_keeps_every_layout(tmp_path, axes, shape, three_d):
     image = stack(axes, shape, seed=2)
     src, out = tmp_path / "in.tif", tmp_path / "out.npy"
-    tifffile.imwrite(src, image)
+    tifffile.imwrite(src, image, photometric="minisblack")  # planes of 3 are not RGB
     args = ["denoise", str(src), str(out), "--axes", axes, "--steps", "2", "--patch-size", "16",
             "--batch-size", "2", "--quiet"]
     if three_d is False:
