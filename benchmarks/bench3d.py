@@ -42,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _measure import isolated, load, merge_results
 from images import Case, _gaussian, _poisson_gaussian, psnr
+from methods import train_and_predict
 
 RESULTS = Path(__file__).parent / "results" / "bench3d.json"
 LEARNED = {"n2v-3d": ("n2v", True), "n2v-2d": ("n2v", False), "hqssl-3d": ("hqssl", True),
@@ -90,15 +91,7 @@ def _learned(method: str, case: Case, budget: float, seed: int, options: dict) -
     name, three_d = LEARNED[method]
     config = nb.TrainConfig(method=name, axes="ZYX", three_d=three_d, time_budget_s=budget, seed=seed,
                             preview_every_s=None, **options)
-    t0 = time.perf_counter()
-    run = nb.train(case.noisy, config)
-    last = None
-    for last in run:
-        pass
-    train_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    denoised = run.model.predict(case.noisy, "ZYX")
-    predict_s = time.perf_counter() - t0
+    run, last, denoised, train_s, predict_s = train_and_predict(case.noisy, config)
     return {
         "psnr_db": round(psnr(case.clean, denoised, case.data_range), 2), "wall_s": round(train_s + predict_s, 1),
         "train_s": round(train_s, 1), "predict_s": round(predict_s, 1), "budget_s": budget, "seed": seed,

@@ -34,6 +34,21 @@ def true_noise(case) -> dict:
     return {"noise": "poisson" if not case.params["read_sigma"] else "poisson-gaussian"}
 
 
+def train_and_predict(noisy, config):
+    """Train to the end, then denoise `noisy`: (run, last event, denoised, train s, predict s)."""
+    import napari_blindspot as nb
+
+    t0 = time.perf_counter()
+    run = nb.train(noisy, config)
+    last = None
+    for last in run:
+        pass
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    denoised = run.model.predict(noisy, config.axes)
+    return run, last, denoised, train_s, time.perf_counter() - t0
+
+
 def run_one(method: str, case_name: str, budget: float, seed: int) -> dict:
     import torch
 
@@ -45,15 +60,7 @@ def run_one(method: str, case_name: str, budget: float, seed: int) -> dict:
     if method == "hqssl-true":
         options.update(true_noise(case))
     config = nb.TrainConfig(axes="YX", time_budget_s=budget, seed=seed, preview_every_s=None, **options)
-    t0 = time.perf_counter()
-    run = nb.train(case.noisy, config)
-    last = None
-    for last in run:
-        pass
-    train_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    denoised = run.model.predict(case.noisy, "YX")
-    predict_s = time.perf_counter() - t0
+    run, last, denoised, train_s, predict_s = train_and_predict(case.noisy, config)
     network = run.timings["network"]
     return {
         "method": method, "case": case_name, "budget_s": budget, "seed": seed, "options": options,
