@@ -282,8 +282,9 @@ class TrainingRun:
             model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
             self._fresh_noise_model = False
         groups = [{"params": list(model.net.parameters()), "base_lr": settings.lr}]
-        if model.noise is not None and any(True for _ in model.noise.parameters()):
-            groups.append({"params": list(model.noise.parameters()), "base_lr": settings.lr * NOISE_LR_FACTOR})
+        noise_params = list(model.noise.parameters()) if model.noise is not None else []
+        if noise_params:  # a known sigma has none
+            groups.append({"params": noise_params, "base_lr": settings.lr * NOISE_LR_FACTOR})
         optimiser = torch.optim.Adam(groups, lr=settings.lr)
         use_amp = cfg.amp and self.device.type == "cuda"
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
