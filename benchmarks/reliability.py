@@ -1,0 +1,487 @@
+"""Bad inputs through every entry point (Python API, command line, napari widget): does each one
+end in a clear error, leave the data as it was, and never hang?
+
+    .venv/bin/python benchmarks/reliability.py            # starts the widget part under xvfb-run itself
+
+The API and CLI cases are the table that tests/test_bad_input.py checks (imported from there,
+so the two cannot drift apart), plus a few extras; the widget cases are what a user can do in
+the dock (an RGB or labels layer, bad axes text, a too-small, NaN or constant image, ...).
+Every case runs in a child process with a deadline (`--timeout`): the API in a forked process,
+the CLI as the real console script, the widget in one napari process per batch that reports
+case by case. For each case this records:
+
+- outcome: "clear error" (API: ValueError/TypeError whose message has the expected words;
+  CLI: exit 2, an `error:` line with the expected words, no traceback; widget: one error
+  notification with the expected words, back to idle, no result layer), "unclear error",
+  "accepted" (no error at all), "prevented" (the UI cannot express the input), "hang", "crash";
+- data_changed: the input's bytes (SHA-256 of the array, the file, or the layer's data) differ;
+- for the CLI, files left next to the input (partial outputs, temporary folders);
+- the seconds until the refusal.
+
+Also checks cancellation of the console script (SIGINT while training, while writing the
+output over an existing file): exit 130, no new or partial file, the old output untouched.
+Writes benchmarks/results/reliability.json. Not timing-sensitive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+import test_bad_input as table  # the case table the test suite checks
+from _measure import _cpu, load
+
+RESULTS = HERE / "results" / "reliability.json"
+_exe = Path(sys.executable).with_name("napari-blindspot")
+CLI = [str(_exe)] if _exe.exists() else [sys.executable, "-m", "napari_blindspot.cli"]
+GOOD = table.GOOD
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fragment_in(fragment: str, text: str) -> bool:
+    return re.search(fragment, text) is not None
+
+
+# -- Python API: nb.denoise in a forked process ------------------------------------------------
+
+API_EXTRA = [  # (id, image, kwargs, expected words): beyond the table the tests check
+    ("axes not a string", GOOD, {"axes": 2}, "must be a string"),
+    ("unknown device", GOOD, {"device": "tpu"}, "unknown device"),
+]
+
+
+def _api_child(conn, image, kwargs) -> None:
+    import napari_blindspot as nb
+
+    before = _sha(image.tobytes())
+    try:
+        nb.denoise(image, **{"axes": None, **table.FAST, **kwargs})
+        result = {"raised": None, "message": ""}
+    except Exception as err:  # noqa: BLE001 - recorded, that is the point
+        result = {"raised": type(err).__name__, "message": str(err)}
+    result["data_changed"] = _sha(image.tobytes()) != before
+    conn.send(result)
+
+
+def api_case(name, image, kwargs, fragment, timeout) -> dict:
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    start = time.perf_counter()
+    proc = ctx.Process(target=_api_child, args=(child, image, kwargs))
+    proc.start()
+    child.close()  # only the child writes: a child that dies then reads as EOF, not as silence
+    got = parent.poll(timeout)
+    seconds = round(time.perf_counter() - start, 2)
+    if not got:
+        proc.kill()
+        proc.join()
+        return {"entry": "api", "case": name, "outcome": "hang", "seconds": seconds, "data_changed": None}
+    try:
+        result = parent.recv()
+    except EOFError:
+        proc.join()
+        return {"entry": "api", "case": name, "outcome": "crash", "exit_code": proc.exitcode, "seconds": seconds,
+                "data_changed": None}
+    proc.join()
+    if result["raised"] is None:
+        outcome = "accepted"
+    elif result["raised"] in ("ValueError", "TypeError") and _fragment_in(fragment, result["message"]):
+        outcome = "clear error"
+    else:
+        outcome = "unclear error"
+    return {"entry": "api", "case": name, "outcome": outcome, "error_type": result["raised"],
+            "message": result["message"], "expected": fragment, "data_changed": result["data_changed"],
+            "seconds": seconds}
+
+
+# -- command line: the console script --------------------------------------------------------
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def cli_case(name, folder: Path, inputs: list[str], argv: list[str], fragment, timeout) -> dict:
+    before = {f: _sha((folder / f).read_bytes()) for f in inputs}
+    listing = _files(folder)
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(CLI + argv, check=False, cwd=folder, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"entry": "cli", "case": name, "outcome": "hang", "seconds": timeout, "data_changed": None}
+    seconds = round(time.perf_counter() - start, 2)
+    err_lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    traceback = "Traceback" in proc.stderr
+    error_lines = [line for line in err_lines if "error: " in line]
+    changed = any(_sha((folder / f).read_bytes()) != h for f, h in before.items())
+    left = [f for f in _files(folder) if f not in listing]
+    if proc.returncode == 0:
+        outcome = "accepted"
+    elif proc.returncode < 0:
+        outcome = "crash"
+    elif (proc.returncode == 2 and not traceback and error_lines
+          and any(_fragment_in(fragment, line) for line in error_lines)):
+        outcome = "clear error"
+    else:
+        outcome = "unclear error"
+    return {"entry": "cli", "case": name, "outcome": outcome, "exit_code": proc.returncode,
+            "message": error_lines[-1] if error_lines else proc.stderr[-300:], "stderr_lines": len(err_lines),
+            "one_line": len(err_lines) == 1 and err_lines[0].startswith("error: "), "traceback": traceback,
+            "expected": fragment, "data_changed": changed, "files_left": left, "seconds": seconds}
+
+
+def cli_cases(timeout) -> list[dict]:
+    out = []
+    skip = ("bool", "unknown method", "unknown noise")  # numpy bool saves as bool; the others are argparse choices
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = tmp / "model"
+        setup = subprocess.run(CLI + ["train", "in.npy", str(model), "--steps", "2", "--patch-size", "16",
+                                      "--quiet"], check=False, cwd=_with_npy(tmp, GOOD), capture_output=True,
+                               text=True)
+        assert setup.returncode == 0, setup.stderr
+        for name, image, kwargs, fragment in table.IMAGE_CASES:
+            if name in skip:
+                continue
+            folder = _fresh(tmp, name)
+            _with_npy(folder, image)
+            flags = table._cli_flags({"patch_size": 16, **kwargs})
+            out.append(cli_case(name, folder, ["in.npy"], ["denoise", "in.npy", "out.tif", *flags, "--quiet"],
+                                fragment, timeout))
+        for flags in (["--method", "care"], ["--noise", "laplace"]):
+            folder = _fresh(tmp, flags[0])
+            _with_npy(folder, GOOD)
+            out.append(cli_case(f"unknown choice {' '.join(flags)}", folder, ["in.npy"],
+                                ["denoise", "in.npy", "out.tif", "--steps", "2", *flags], "invalid choice", timeout))
+        for name, filename, make, fragment in table.FILE_CASES:
+            folder = _fresh(tmp, name)
+            make(folder / filename)
+            out.append(cli_case(name, folder, [filename], ["denoise", filename, "out.tif", "--steps", "2", "--quiet"],
+                                fragment, timeout))
+        folder = _fresh(tmp, "channels")
+        np.save(folder / "rgbish.npy", np.stack([GOOD] * 3))
+        out.append(cli_case("model for other channels", folder, ["rgbish.npy"],
+                            ["predict", str(model), "rgbish.npy", "o.npy", "--axes", "CYX", "--quiet"],
+                            "trained on 1 channel", timeout))
+        folder = _fresh(tmp, "missing")  # extras beyond the test table
+        out.append(cli_case("input file missing", folder, [], ["denoise", "nope.tif", "out.tif", "--quiet"],
+                            "nope.tif", timeout))
+        _with_npy(folder, GOOD)
+        out.append(cli_case("output folder missing", folder, ["in.npy"],
+                            ["denoise", "in.npy", "no/such/out.tif", "--steps", "2", "--quiet"], "does not exist",
+                            timeout))
+    return out
+
+
+def _fresh(tmp: Path, name: str) -> Path:
+    folder = tmp / re.sub(r"\W+", "-", name).strip("-")
+    folder.mkdir()
+    return folder
+
+
+def _with_npy(folder: Path, image) -> Path:
+    np.save(folder / "in.npy", image)
+    return folder
+
+
+# -- cancellation: SIGINT to the console script ------------------------------------------------
+
+
+def _interrupt(argv, folder: Path, when: str, timeout: float) -> dict:
+    """Start the CLI, send SIGINT once its stderr matches `when`, report what it left behind."""
+    paths = _files(folder)
+    listing = {f: _sha((folder / f).read_bytes()) for f in paths if (folder / f).is_file()}
+    proc = subprocess.Popen(CLI + argv, cwd=folder, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    seen, buffer = threading.Event(), []
+
+    def read():
+        for chunk in iter(lambda: proc.stderr.read1(4096), b""):
+            buffer.append(chunk.decode(errors="replace"))
+            if re.search(when, "".join(buffer)):
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    sent = seen.wait(timeout)
+    if sent:
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return {"interrupted": sent, "outcome": "hang"}
+    reader.join(5)
+    after = {f: _sha((folder / f).read_bytes()) for f in _files(folder) if (folder / f).is_file()}
+    stderr = "".join(buffer)
+    left = sorted(set(_files(folder)) - set(paths))
+    changed = sorted(f for f in listing if after.get(f) != listing[f])
+    return {"interrupted": sent, "exit_code": code, "last_line": stderr.strip().splitlines()[-1] if stderr.strip() else "",
+            "files_left": left, "files_changed": changed,
+            "outcome": "clean" if code == 130 and sent and not left and not changed else "not clean"}
+
+
+def cancellation_cases(timeout) -> list[dict]:
+    rng = np.random.default_rng(0)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folder = _fresh(tmp, "train")
+        _with_npy(folder, rng.normal(100, 10, (256, 256)).astype(np.float32))
+        (folder / "out.tif").write_bytes(b"an older result")
+        result = _interrupt(["denoise", "in.npy", "out.tif", "--time-budget", "120", "--patch-size", "32"],
+                            folder, r"loss=", timeout)
+        out.append({"case": "SIGINT while training (existing output)", **result})
+        folder = _fresh(tmp, "predict")
+        _with_npy(folder, rng.normal(100, 10, (256, 256)).astype(np.float32))
+        subprocess.run(CLI + ["train", "in.npy", "model", "--steps", "2", "--patch-size", "16", "--quiet"],
+                       cwd=folder, check=True, capture_output=True)
+        np.save(folder / "big.npy", rng.normal(100, 10, (64, 512, 512)).astype(np.float32))
+        np.save(folder / "out.npy", np.zeros(3))
+        result = _interrupt(["predict", "model", "big.npy", "out.npy", "--axes", "TYX", "--tile", "128"],
+                            folder, r"predicting:\s+\d+%", timeout)
+        out.append({"case": "SIGINT while writing the output (existing output)", **result})
+    return out
+
+
+# -- the napari widget: one process, case by case ---------------------------------------------
+
+
+def _noisy(shape, seed=0):
+    return np.random.default_rng(seed).normal(100, 15, shape).astype(np.float32)
+
+
+def _widget_cases():
+    """(id, layers to add, widget settings, expected words). Settings are applied before Train."""
+    nan, inf = _noisy((48, 48)), _noisy((48, 48))
+    nan[3, 3], inf[3, 3] = np.nan, np.inf
+    image = [("image", _noisy((48, 48)))]
+    return [
+        ("no layer", [], {}, "Choose an image layer"),
+        ("RGB layer", [("rgb", (np.random.default_rng(0).random((48, 48, 3)) * 255).astype(np.uint8))], {},
+         "Choose an image layer"),
+        ("labels layer", [("labels", np.arange(48 * 48, dtype=np.int32).reshape(48, 48) % 7)], {},
+         "Choose an image layer"),
+        ("axes: unknown letter", image, {"axes": "QX"}, "unknown letter"),
+        ("axes: wrong length", image, {"axes": "ZYX"}, "do not match"),
+        ("axes: repeated letter", image, {"axes": "YY"}, "repeat"),
+        ("axes: empty", image, {"axes": ""}, "do not match"),
+        ("too small image", [("image", _noisy((8, 64)))], {}, "too small"),
+        ("NaN image", [("image", nan)], {}, "NaN or Inf"),
+        ("Inf image", [("image", inf)], {}, "NaN or Inf"),
+        ("constant image", [("image", np.full((48, 48), 7.0, np.float32))], {}, "constant"),
+        ("patch larger than image", image, {"patch": 64}, "patch size of at most 48"),
+        ("CUDA chosen, no GPU", image, {"device": "cuda"}, "no CUDA GPU"),
+        ("zero time budget", image, {"seconds": 0}, ""),
+        ("zero steps", image, {"steps": 0}, ""),
+    ]
+
+
+def widget_worker(names: list[str], timeout: float) -> None:
+    """Runs inside napari (under Xvfb); prints one JSON line per case."""
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_blindspot._widget import DenoiseWidget, _dock
+
+    notes: list[tuple[str, str]] = []
+    for kind in ("error", "warning", "info"):
+        setattr(_dock, f"show_{kind}", lambda msg, kind=kind: notes.append((kind, str(msg))))
+    app = QApplication.instance() or QApplication([])
+
+    def pump(until, limit) -> bool:
+        start = time.perf_counter()
+        while not until():
+            app.processEvents()
+            time.sleep(0.005)
+            if time.perf_counter() - start > limit:
+                return False
+        return True
+
+    cases = {c[0]: c for c in _widget_cases()}
+    for name in names:
+        _, layers, settings, fragment = cases[name]
+        print(json.dumps({"start": name}), flush=True)
+        notes.clear()
+        viewer = napari.Viewer(show=False)
+        added = []
+        for kind, data in layers:
+            if kind == "labels":
+                added.append(viewer.add_labels(data, name=kind))
+            else:
+                added.append(viewer.add_image(data, name=kind, rgb=kind == "rgb"))
+        widget = DenoiseWidget(viewer)
+        viewer.window.add_dock_widget(widget)
+        widget.features_spin.setValue(8)
+        widget.batch_spin.setValue(4)
+        widget.patch_spin.setValue(settings.get("patch", 16))
+        widget.duration_unit.setCurrentText("steps")
+        widget.duration_spin.setValue(3)  # if a bad input were accepted, it would finish quickly
+        if "axes" in settings:
+            widget.axes_edit.setText(settings["axes"])
+        if "device" in settings:
+            widget.device_combo.setCurrentText(settings["device"])
+        prevented = None
+        for unit in ("seconds", "steps"):
+            if unit in settings:
+                widget.duration_unit.setCurrentText(unit)
+                widget.duration_spin.setValue(settings[unit])
+                prevented = widget.duration_spin.value() != settings[unit]
+        before = [_sha(np.asarray(layer.data).tobytes()) for layer in added]
+        start = time.perf_counter()
+        record = {"entry": "widget", "case": name, "expected": fragment}
+        if prevented:
+            record.update(outcome="prevented", message=f"the spin box refuses {settings}: it holds "
+                          f"{widget.duration_spin.value()} (minimum {widget.duration_spin.minimum()})",
+                          data_changed=False, seconds=0.0)
+        else:
+            widget.train_button.click()
+            idle = pump(lambda w=widget: not w.busy, timeout)
+            errors = [msg for kind, msg in notes if kind == "error"]
+            new_layers = [layer.name for layer in viewer.layers if layer not in added]
+            if not idle:
+                outcome = "hang"
+            elif not errors:
+                outcome = "accepted"
+            elif (len(errors) == 1 and _fragment_in(fragment, errors[0]) and not new_layers
+                  and widget.train_button.text() == "Train" and widget.train_button.isEnabled()):
+                outcome = "clear error"
+            else:
+                outcome = "unclear error"
+            record.update(outcome=outcome, message=errors[-1] if errors else "", notifications=notes[:],
+                          skipped_label=widget.skipped_label.text(), new_layers=new_layers,
+                          data_changed=[_sha(np.asarray(layer.data).tobytes()) for layer in added] != before,
+                          seconds=round(time.perf_counter() - start, 2))
+        widget._res.release()
+        viewer.close()
+        print(json.dumps(record), flush=True)
+
+
+def _forward_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def widget_cases(timeout: float, startup: float = 600.0) -> list[dict]:
+    """Run the widget worker in a child process, restarting it after a case that hangs."""
+    todo = [c[0] for c in _widget_cases()]
+    records = []
+    while todo:
+        cmd = [sys.executable, __file__, "--widget-worker", *todo, "--timeout", str(timeout)]
+        if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+            cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"] + cmd
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                start_new_session=True)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=_forward_lines, args=(proc.stdout, lines), daemon=True).start()
+        current, limit = None, startup
+        while True:
+            try:
+                line = lines.get(timeout=limit)
+            except queue.Empty:
+                line = "timeout"
+            if line is None or line == "timeout":
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                name = current or todo[0]
+                records.append({"entry": "widget", "case": name, "data_changed": None, "seconds": limit,
+                                "outcome": "hang" if line == "timeout" else "crash"})
+                todo.remove(name)
+                break
+            if not line.startswith("{"):
+                continue
+            message = json.loads(line)
+            if "start" in message:
+                current, limit = message["start"], timeout + 60  # the worker's own deadline, plus slack
+                continue
+            records.append(message)
+            todo.remove(message["case"])
+            current, limit = None, startup
+            if not todo:
+                proc.wait()
+                break
+    return records
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def summarise(records: list[dict]) -> dict:
+    count = lambda outcome: sum(r["outcome"] == outcome for r in records)
+    refusals = [r["seconds"] for r in records if r["outcome"] in ("clear error", "unclear error")]
+    return {"bad_inputs": len(records), "clear_errors": count("clear error"), "prevented_by_ui": count("prevented"),
+            "unclear_errors": count("unclear error"), "accepted": count("accepted"), "hangs": count("hang"),
+            "crashes": count("crash"), "data_changed": sum(bool(r.get("data_changed")) for r in records),
+            "outputs_left": sum(bool(r.get("files_left")) for r in records),
+            "median_refusal_s": float(np.median(refusals)) if refusals else 0.0,
+            "slowest_refusal_s": max(refusals, default=0.0)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a case counts as a hang")
+    parser.add_argument("--only", choices=["api", "cli", "widget", "cancel"], action="append")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--widget-worker", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.widget_worker is not None:
+        widget_worker(args.widget_worker, args.timeout)
+        return
+    parts = args.only or ["api", "cli", "widget", "cancel"]
+    report = {"machine": _cpu(), "load_before": load(), "timeout_s": args.timeout, "summary": {}, "cases": []}
+    if "api" in parts:  # first: forks before anything in this process has used torch's threads
+        import napari_blindspot.core.training  # noqa: F401  imported once, shared by the forks
+        api = [api_case(*case, timeout=args.timeout) for case in table.IMAGE_CASES + API_EXTRA]
+        report["summary"]["api"], report["cases"] = summarise(api), report["cases"] + api
+    if "cli" in parts:
+        cli = cli_cases(args.timeout)
+        report["summary"]["cli"], report["cases"] = summarise(cli), report["cases"] + cli
+    if "widget" in parts:
+        widget = widget_cases(args.timeout)
+        report["summary"]["widget"], report["cases"] = summarise(widget), report["cases"] + widget
+    if "cancel" in parts:
+        report["cancellation"] = cancellation_cases(args.timeout)
+    report["load_after"] = load()
+    report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+    print("| entry point | bad inputs | clear errors | prevented by the UI | unclear | accepted | data changed "
+          "| outputs left | hangs | refusal, median / slowest (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for entry, s in report["summary"].items():
+        print(f"| {entry} | {s['bad_inputs']} | {s['clear_errors']} | {s['prevented_by_ui']} | {s['unclear_errors']} "
+              f"| {s['accepted']} | {s['data_changed']} | {s['outputs_left']} | {s['hangs']} "
+              f"| {s['median_refusal_s']:.1f} / {s['slowest_refusal_s']:.1f} |")
+    for record in report["cases"]:
+        if record["outcome"] not in ("clear error", "prevented"):
+            print(f"  {record['entry']} / {record['case']}: {record['outcome']}: {record.get('message', '')}")
+    for record in report.get("cancellation", []):
+        print(f"  cancel / {record['case']}: {record['outcome']} (exit {record.get('exit_code')}, "
+              f"{record.get('last_line', '')!r}, left {record.get('files_left')}, changed {record.get('files_changed')})")
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
