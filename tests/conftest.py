@@ -2,6 +2,25 @@ import numpy as np
 import pytest
 
 
+class CountingArray:
+    """An array-like (for `da.from_array`) that counts how many elements were read from it."""
+
+    def __init__(self, array, chunks):
+        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
+        self.chunks, self.read = chunks, 0
+
+    def __getitem__(self, index):
+        out = self.array[index]
+        self.read += out.size
+        return out
+
+
+@pytest.fixture
+def counting_array():
+    """The CountingArray class: wrap an array to count the elements lazy code reads."""
+    return CountingArray
+
+
 @pytest.fixture
 def noisy_image():
     """A small, seeded noisy 2D image (smooth structure + Gaussian noise) and its clean version."""

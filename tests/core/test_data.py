@@ -128,22 +128,9 @@ def test_sampling_is_reproducible_for_a_seed():
     assert np.array_equal(a, b)
 
 
-class CountingArray:
-    """An array-like that counts how many elements were read from it."""
-
-    def __init__(self, array):
-        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
-        self.chunks, self.read = (1, 64, 64), 0
-
-    def __getitem__(self, index):
-        out = self.array[index]
-        self.read += out.size
-        return out
-
-
-def test_lazy_stack_is_read_in_blocks_not_whole():
+def test_lazy_stack_is_read_in_blocks_not_whole(counting_array):
     big = np.random.default_rng(0).normal(size=(200, 64, 64)).astype(np.float32)
-    source = CountingArray(big)
+    source = counting_array(big, chunks=(1, 64, 64))
     view = StackView.of(da.from_array(source, chunks=(1, 64, 64)), "ZYX", three_d=False)
     norm = measure_normalisation(view, max_values=64 * 64 * 8)
     sampler = PatchSampler(view, norm, (16, 16), seed=0, cache_blocks=4, refresh_every=5)

@@ -6,20 +6,6 @@ import torch
 import napari_blindspot as nb
 from napari_blindspot.core.lazy import predict_lazy
 
-
-
-class CountingArray:
-    """An array-like that counts how many elements were read from it."""
-
-    def __init__(self, array, chunks):
-        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
-        self.chunks, self.read = chunks, 0
-
-    def __getitem__(self, index):
-        out = self.array[index]
-        self.read += out.size
-        return out
-
 TINY = dict(steps=2, time_budget_s=None, features=8, patch_size=16, batch_size=2, preview_every_s=None)
 
 
@@ -35,8 +21,8 @@ def slice_model(stack):
     return run.model
 
 
-def test_lazy_result_is_computed_one_plane_at_a_time_and_equals_predict(stack, slice_model):
-    source = CountingArray(stack, chunks=(2, 20, 24))  # cut planes: the result still predicts whole ones
+def test_lazy_result_is_computed_one_plane_at_a_time_and_equals_predict(stack, slice_model, counting_array):
+    source = counting_array(stack, chunks=(2, 20, 24))  # cut planes: the result still predicts whole ones
     lazy = predict_lazy(slice_model, da.from_array(source, chunks=source.chunks), "ZYX")
     assert isinstance(lazy, da.Array) and lazy.shape == stack.shape and lazy.dtype == np.float32
     assert lazy.chunks == ((1,) * 6, (40,), (48,)) and source.read == 0  # nothing read yet

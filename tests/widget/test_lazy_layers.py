@@ -10,22 +10,9 @@ from napari_blindspot._widget._preview import preview_region
 from .conftest import noisy, wait_idle
 
 
-class CountingArray:
-    """An array-like that counts the elements read from it (dask reads it chunk by chunk)."""
-
-    def __init__(self, array, chunks):
-        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
-        self.chunks, self.read = chunks, 0
-
-    def __getitem__(self, index):
-        out = self.array[index]
-        self.read += out.size
-        return out
-
-
-def test_dask_stack_trains_without_reading_it_whole_and_gives_lazy_results(viewer, make_widget, qtbot):
+def test_dask_stack_trains_without_reading_it_whole_and_gives_lazy_results(viewer, make_widget, qtbot, counting_array):
     stack = noisy((300, 64, 64))
-    source = CountingArray(stack, chunks=(1, 64, 64))
+    source = counting_array(stack, chunks=(1, 64, 64))
     layer = viewer.add_image(da.from_array(source, chunks=source.chunks), name="lazy", scale=(4.0, 1.0, 1.0),
                              contrast_limits=(0, 200))
     widget = make_widget(steps=5)
