@@ -99,7 +99,7 @@ class _Job:
     source: object  # the napari layer it reads
     axes: str
     run: object = None  # the core TrainingRun, once the worker has made it
-    phase: str = "train"  # "train" | "predict"
+    phase: str = "train"  # "train" | "predict" | "done" (result shown: the timer leaves the bar alone)
     stop_requested: bool = False
     finished_with_result: bool = False
     started_at: float = field(default_factory=time.monotonic)
@@ -549,7 +549,7 @@ class DenoiseWidget(QWidget):
             self.progress_bar.setRange(0, 0)
             self.progress_bar.setFormat("Denoising the whole image…")
         elif isinstance(event, _jobs.Result):
-            job.finished_with_result = True
+            job.finished_with_result, job.phase = True, "done"
             self._add_result(event, job.source)
         else:
             self._on_progress(event, job)
