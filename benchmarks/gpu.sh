@@ -16,24 +16,24 @@ if ls .whl/*.whl >/dev/null 2>&1; then
     && export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-py() { python3 "$@"; }
+
 
 case "${1:-check}" in
   check)
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
-    py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())" | tee -a "$OUT/gpu.txt"
-    timeout 300 py -m pytest -q -p no:cacheprovider --timeout 120 tests/core tests/test_layouts.py tests/test_properties.py \
+    python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())" | tee -a "$OUT/gpu.txt"
+    timeout 300 python3 -m pytest -q -p no:cacheprovider --timeout 120 tests/core tests/test_layouts.py tests/test_properties.py \
       2>&1 | tee "$OUT/tests.log" | tail -25
-    py benchmarks/curve.py --probe --device cuda --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/probe.log"
+    python3 benchmarks/curve.py --probe --device cuda --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/probe.log"
     ;;
   curves)
-    py benchmarks/curve.py --methods hqssl n2v --budget "${BUDGET:-45}" --checkpoints 5 15 30 --device cuda \
+    python3 benchmarks/curve.py --methods hqssl n2v --budget "${BUDGET:-45}" --checkpoints 5 15 30 --device cuda \
       --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/curves.log"
     ;;
   long)
-    py benchmarks/bench3d.py --methods n2v-3d hqssl-3d n2v-2d hqssl-2d --shape 48,128,128 --budget 30 \
+    python3 benchmarks/bench3d.py --methods n2v-3d hqssl-3d n2v-2d hqssl-2d --shape 48,128,128 --budget 30 \
       --out "$OUT/bench3d_gpu.json" 2>&1 | tee "$OUT/bench3d.log"
-    py benchmarks/curve.py --methods hqssl --cases camera_g25 --budget "${LONG:-240}" --checkpoints 30 60 120 \
+    python3 benchmarks/curve.py --methods hqssl --cases camera_g25 --budget "${LONG:-240}" --checkpoints 30 60 120 \
       --device cuda --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/long.log"
     ;;
   *) echo "unknown stage $1: check, curves or long" >&2; exit 2 ;;

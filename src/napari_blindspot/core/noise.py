@@ -83,7 +83,7 @@ class NoiseModel(nn.Module):
 
     def _per_channel(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """(C,) -> (1, C, 1, ...) broadcastable against `like`, in its dtype."""
-        return t.to(like.dtype).reshape(1, -1, *([1] * (like.dim() - 2)))
+        return t.to(like.device, like.dtype).reshape(1, -1, *([1] * (like.dim() - 2)))
 
     def _exp(self, log_param: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """exp of a (C,) log-parameter, cast first so float64 losses stay float64 throughout."""
@@ -154,7 +154,7 @@ class PoissonNoise(NoiseModel):
     def describe(self, mean, std) -> dict:
         """var_z = lam (z - z0) with z = (x - m)/s, z0 = -m/s  ->  var_raw = s^2 var_z = (s lam) x."""
         std = _as_channels(std, self.channels)
-        return {"kind": "poisson", "gain": (std * torch.exp(self.log_gain.detach().double())).tolist()}
+        return {"kind": "poisson", "gain": (std * torch.exp(_host(self.log_gain))).tolist()}
 
     @torch.no_grad()
     def initialise_from(self, z):
@@ -194,9 +194,9 @@ class PoissonGaussianNoise(NoiseModel):
         read_sigma = sqrt(offset) is the read noise if the camera's dark level is raw 0 (None
         where offset < 0: the data have a dark level above 0, read noise = sqrt(offset + gain dark))."""
         mean, std = _as_channels(mean, self.channels), _as_channels(std, self.channels)
-        a, v = torch.exp(self.log_slope.detach().double()), torch.exp(self.log_low_var.detach().double())
+        a, v = torch.exp(_host(self.log_slope)), torch.exp(_host(self.log_low_var))
         gain = std * a
-        offset = std**2 * (v + a * (-mean / std - self.low.double()))
+        offset = std**2 * (v + a * (-mean / std - _host(self.low)))
         return {"kind": "poisson-gaussian", "gain": gain.tolist(), "offset": offset.tolist(),
                 "read_sigma": [math.sqrt(o) if o > 0 else None for o in offset.tolist()]}
 
@@ -225,6 +225,11 @@ def make_noise_model(kind: str, channels: int, zero_level=None, sigma=None) -> N
     if kind in ("poisson-gaussian", "auto"):
         return PoissonGaussianNoise(channels, zero_level)
     raise ValueError(f"unknown noise model {kind!r}: use one of {', '.join(KINDS)}")
+
+
+def _host(t: torch.Tensor) -> torch.Tensor:
+    """A parameter as float64 on the CPU, for reports (the model may live on a GPU)."""
+    return t.detach().double().cpu()
 
 
 def _as_channels(v, channels: int) -> torch.Tensor:
