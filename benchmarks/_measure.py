@@ -5,6 +5,7 @@ Shared by baselines.py and careamics_n2v.py (which runs in another venv: stdlib 
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -65,3 +66,14 @@ def merge_results(path: Path, key: str, entry: dict) -> None:
     results["machine"] = _cpu()
     results.setdefault("runs", {})[key] = {**entry, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     path.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """'batch_size=4' -> ('batch_size', 4): a TrainConfig field for the learned methods."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a TrainConfig field), got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value

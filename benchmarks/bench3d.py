@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import isolated, load, merge_results
+from _measure import isolated, load, merge_results, parse_option
 from images import Case, _gaussian, _poisson_gaussian, psnr
 from methods import train_and_predict
 
@@ -135,17 +135,6 @@ def key(case: str, shape: tuple[int, ...], method: str, budget: float, options: 
     if method not in LEARNED:
         return base
     return f"{base}/{budget:g}" + ("+" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) if options else "")
-
-
-def parse_option(text: str) -> tuple[str, object]:
-    """'batch_size=4' -> ('batch_size', 4): a TrainConfig field for the learned methods."""
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a TrainConfig field), got {text!r}")
-    try:
-        return name, json.loads(value)
-    except json.JSONDecodeError:
-        return name, value
 
 
 def main(argv=None) -> None:

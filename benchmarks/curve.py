@@ -24,7 +24,7 @@ import argparse
 import time
 from pathlib import Path
 
-from _measure import load, merge_results
+from _measure import load, merge_results, parse_option
 
 RESULTS = Path(__file__).parent / "results" / "curve.json"
 PROBES = {  # method: [(patch side, batch)], the package default first
@@ -44,7 +44,8 @@ def _device_name(device: str) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def curve(method: str, case_name: str, budget: float, checkpoints: list[float], device: str, seed: int) -> dict:
+def curve(method: str, case_name: str, budget: float, checkpoints: list[float], device: str, seed: int,
+          options: dict) -> dict:
     import torch
 
     import napari_blindspot as nb
@@ -52,7 +53,7 @@ def curve(method: str, case_name: str, budget: float, checkpoints: list[float], 
 
     case = cases([case_name])[0]
     config = nb.TrainConfig(method=method, axes="YX", time_budget_s=budget, seed=seed, preview_every_s=None,
-                            device=device)
+                            device=device, **options)
     run = nb.train(case.noisy, config)
     pending, points, checkpoint_s = sorted(c for c in checkpoints if c < budget), [], 0.0
     for event in run:
@@ -68,7 +69,7 @@ def curve(method: str, case_name: str, budget: float, checkpoints: list[float], 
     points.append({"at_s": budget, "step": event.step, "psnr_db": round(psnr(case.clean, denoised, case.data_range), 2)})
     settings = run.settings
     return {
-        "method": method, "case": case_name, "budget_s": budget, "seed": seed,
+        "method": method, "case": case_name, "budget_s": budget, "seed": seed, "options": options,
         "device": _device_name(device), "torch": torch.__version__, "amp": config.amp and run.device.type == "cuda",
         "patch": list(settings.patch), "batch": settings.batch, "network": settings.network,
         "points": points, "psnr_db": points[-1]["psnr_db"], "steps": event.step,
@@ -105,6 +106,8 @@ def main(argv=None) -> None:
     parser.add_argument("--checkpoints", nargs="*", type=float, default=[15, 30, 60])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--option", type=parse_option, action="append", default=[], metavar="NAME=VALUE",
+                        help="TrainConfig override, e.g. learning_rate=4e-4 (repeatable; part of the result key)")
     parser.add_argument("--probe", action="store_true", help="measure throughput per patch/batch instead")
     parser.add_argument("--probe-seconds", type=float, default=8.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -122,11 +125,13 @@ def main(argv=None) -> None:
         return
     for method in args.methods:
         for name in args.cases or [c.name for c in cases()]:
-            entry = curve(method, name, args.budget, args.checkpoints, args.device, args.seed)
+            options = dict(args.option)
+            entry = curve(method, name, args.budget, args.checkpoints, args.device, args.seed, options)
             entry["load_after"] = load()
-            merge_results(args.out, f"{device}/{method}/{name}/{args.budget:g}", entry)
+            suffix = "+" + ",".join(f"{k}={v}" for k, v in sorted(options.items())) if options else ""
+            merge_results(args.out, f"{device}/{method}/{name}/{args.budget:g}{suffix}", entry)
             trail = "  ".join(f"{p['at_s']:g}s {p['psnr_db']:.2f}" for p in entry["points"])
-            print(f"{method:6s} {name:14s} {trail}  ({entry['steps']} steps, {entry['steps_per_s']:.1f}/s)", flush=True)
+            print(f"{method:6s}{suffix} {name:14s} {trail}  ({entry['steps']} steps, {entry['steps_per_s']:.1f}/s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 # What we run on a lent CUDA machine (docs/benchmarks.md, "On a GPU"), one stage per call:
 #
 #   bash benchmarks/gpu.sh check     # GPU facts, the core tests on CUDA (+ tests/core/test_cuda.py), throughput probe
+#   bash benchmarks/gpu.sh diag      # HQ-SSL settings (AMP, learning rate, patch, width) side by side
 #   bash benchmarks/gpu.sh curves    # N2V and HQ-SSL curves on the five 2D cases
 #   bash benchmarks/gpu.sh long      # 3D methods on the bench3d stack, one long HQ-SSL run
 #
@@ -26,6 +27,18 @@ case "${1:-check}" in
       2>&1 | tee "$OUT/tests.log" | tail -25
     python3 benchmarks/curve.py --probe --device cuda --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/probe.log"
     ;;
+  diag)  # HQ-SSL settings side by side on moon, 20 s each
+    c="python3 benchmarks/curve.py --cases moon_g25 --budget 20 --checkpoints 5 10 --device cuda --out $OUT/diag.json"
+    $c --methods hqssl
+    $c --methods hqssl --option amp=false
+    $c --methods hqssl --option learning_rate=4e-4
+    $c --methods hqssl --option amp=false --option learning_rate=4e-4
+    $c --methods hqssl --option patch_size=128 --option batch_size=16
+    $c --methods hqssl --option features=16 --option depth=3
+    $c --methods n2v
+    $c --methods n2v --option learning_rate=2e-3 --option patch_size=128 --option batch_size=64
+    timeout 200 python3 -m pytest -q -p no:cacheprovider tests/core/test_cuda.py 2>&1 | tail -15
+    ;;
   curves)
     python3 benchmarks/curve.py --methods hqssl n2v --budget "${BUDGET:-45}" --checkpoints 5 15 30 --device cuda \
       --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/curves.log"
@@ -36,5 +49,5 @@ case "${1:-check}" in
     python3 benchmarks/curve.py --methods hqssl --cases camera_g25 --budget "${LONG:-240}" --checkpoints 30 60 120 \
       --device cuda --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/long.log"
     ;;
-  *) echo "unknown stage $1: check, curves or long" >&2; exit 2 ;;
+  *) echo "unknown stage $1: check, diag, curves or long" >&2; exit 2 ;;
 esac
