@@ -40,6 +40,7 @@ case "${1:-check}" in
     timeout 200 python3 -m pytest -q -p no:cacheprovider tests/core/test_cuda.py 2>&1 | tail -15
     ;;
   curves)
+    timeout 150 python3 -m pytest -q -p no:cacheprovider tests/core tests/test_layouts.py 2>&1 | tee "$OUT/tests.log" | tail -4
     python3 benchmarks/curve.py --methods hqssl n2v --budget "${BUDGET:-45}" --checkpoints 5 15 30 --device cuda \
       --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/curves.log"
     ;;

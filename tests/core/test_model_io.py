@@ -11,7 +11,8 @@ from napari_blindspot.core.model_io import ModelFileError
 def trained(request):
     image = np.random.default_rng(0).normal(50, 10, (40, 40)).astype(np.float32)
     run = nb.train(image, nb.TrainConfig(method=request.param, axes="YX", steps=3, time_budget_s=None,
-                                         features=8, patch_size=16, batch_size=2, preview_every_s=None))
+                                         features=8, patch_size=16, batch_size=2, preview_every_s=None,
+                                         device="cpu"))  # predictions compared bit for bit, on one device
     for _ in run:
         pass
     return run.model, image
@@ -75,7 +76,7 @@ def test_independent_channel_models_round_trip(method, tmp_path):
     image = np.random.default_rng(1).normal(50, 10, (2, 24, 24)).astype(np.float32)
     run = nb.train(image, nb.TrainConfig(method=method, axes="CYX", channels="independent", steps=2,
                                          time_budget_s=None, features=4, depth=1, patch_size=16, batch_size=2,
-                                         preview_every_s=None))
+                                         preview_every_s=None, device="cpu"))
     for _ in run:
         pass
     run.model.save(tmp_path / "m")

@@ -136,13 +136,22 @@ def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int,
 # from 60 s runs on benchmarks/bench3d.py's stack (48x128x128): 3D convolutions cost about 9x
 # more per voxel than 2D ones on the CPU, so N2V at 32x64x64 x 16 managed 7 steps (18.0 dB)
 # where 16x32x32 x 8 made 120 (30.7 dB), and HQ-SSL at 32^3 x 8 made 13 (23.4 dB) where
-# 24^3 x 4 made 96 (31.3 dB).
+# 24^3 x 4 made 96 (31.3 dB). GPU 2D HQ-SSL: on a lent H100 (benchmarks/curve.py --probe), 128-px
+# patches x 16 trained 7.3 Mpx/s where 64 x 16 did 3.3 (a step is launch-bound at ~50 steps/s),
+# and they let the reference-width preset keep its depth (HQSSL_MIN_BOTTLENECK).
 _PATCH_BATCH = {
     ("n2v", 2, False): ((64, 64), 16), ("n2v", 2, True): ((64, 64), 64),
     ("n2v", 3, False): ((16, 32, 32), 8), ("n2v", 3, True): ((32, 64, 64), 16),
-    ("hqssl", 2, False): ((64, 64), 8), ("hqssl", 2, True): ((64, 64), 16),
+    ("hqssl", 2, False): ((64, 64), 8), ("hqssl", 2, True): ((128, 128), 16),
     ("hqssl", 3, False): ((24, 24, 24), 4), ("hqssl", 3, True): ((32, 32, 32), 8),
 }
+
+
+# HQ-SSL's UNet halves the patch at each level; on a lent H100 the GPU preset (depth 5) on 64-px
+# patches, a 2-px bottleneck, lost 12 dB in 20 s of training (moon: 29.5 dB at 5 s, 17.4 at 20 s)
+# and on 32-px patches never beat the noisy input, where 128-px patches trained steadily
+# (35.7 dB at 20 s). The depth is capped so that the smallest level keeps this many pixels.
+HQSSL_MIN_BOTTLENECK = 4
 
 
 def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.device, channels: int = 1) -> _Settings:
@@ -168,6 +177,8 @@ def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.devic
         network["features"] = config.features
     if config.depth is not None:
         network["depth"] = config.depth
+    elif family == "hqssl":  # keep the bottleneck at least 4 pixels wide (see HQSSL_MIN_BOTTLENECK)
+        network["depth"] = max(1, min(network["depth"], int(math.log2(min(patch) / HQSSL_MIN_BOTTLENECK))))
     network["groups"] = channels if config.channels == "independent" else 1  # one network per channel
     return _Settings(patch, batch, lr, network)
 
