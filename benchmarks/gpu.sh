@@ -3,6 +3,7 @@
 #
 #   bash benchmarks/gpu.sh check     # GPU facts, the core tests on CUDA (+ tests/core/test_cuda.py), throughput probe
 #   bash benchmarks/gpu.sh diag      # HQ-SSL settings (AMP, learning rate, patch, width) side by side
+#   bash benchmarks/gpu.sh stability # HQ-SSL variants on the cases where the default collapsed
 #   bash benchmarks/gpu.sh curves    # N2V and HQ-SSL curves on the five 2D cases
 #   bash benchmarks/gpu.sh long      # 3D methods on the bench3d stack, one long HQ-SSL run
 #
@@ -39,6 +40,13 @@ case "${1:-check}" in
     $c --methods n2v --option learning_rate=2e-3 --option patch_size=128 --option batch_size=64
     timeout 200 python3 -m pytest -q -p no:cacheprovider tests/core/test_cuda.py 2>&1 | tail -15
     ;;
+  stability)  # HQ-SSL on the cases where the default collapsed, 25 s each
+    c="python3 benchmarks/curve.py --cases camera_g25 ihc_poisson30 --budget 25 --checkpoints 5 10 15 20 --device cuda --out $OUT/stability.json --methods hqssl"
+    $c --option learning_rate=4e-4
+    $c --option learning_rate=4e-4 --option amp=false
+    $c --option features=16 --option depth=3
+    $c --option amp=false
+    ;;
   curves)
     timeout 150 python3 -m pytest -q -p no:cacheprovider tests/core tests/test_layouts.py 2>&1 | tee "$OUT/tests.log" | tail -4
     python3 benchmarks/curve.py --methods hqssl n2v --budget "${BUDGET:-45}" --checkpoints 5 15 30 --device cuda \
@@ -50,5 +58,5 @@ case "${1:-check}" in
     python3 benchmarks/curve.py --methods hqssl --cases camera_g25 --budget "${LONG:-240}" --checkpoints 30 60 120 \
       --device cuda --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/long.log"
     ;;
-  *) echo "unknown stage $1: check, diag, curves or long" >&2; exit 2 ;;
+  *) echo "unknown stage $1: check, diag, stability, curves or long" >&2; exit 2 ;;
 esac
