@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # multi-GB CUDA build; the package itself accepts any torch >= 2.2.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install bench clean xvfb
+.PHONY: demo test install clean xvfb
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,9 +29,6 @@ test: $(VENV)/.installed xvfb
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m napari_blindspot.demo
-
-bench: $(VENV)/.installed
-	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -4,6 +4,7 @@
 #   bash benchmarks/gpu.sh check     # GPU facts, the core tests on CUDA (+ tests/core/test_cuda.py), throughput probe
 #   bash benchmarks/gpu.sh diag      # HQ-SSL settings (AMP, learning rate, patch, width) side by side
 #   bash benchmarks/gpu.sh stability # HQ-SSL variants on the cases where the default collapsed
+#   bash benchmarks/gpu.sh check2    # CUDA gradients against the CPU's, HQ-SSL traces per variant
 #   bash benchmarks/gpu.sh curves    # N2V and HQ-SSL curves on the five 2D cases
 #   bash benchmarks/gpu.sh long      # 3D methods on the bench3d stack, one long HQ-SSL run
 #
@@ -47,6 +48,9 @@ case "${1:-check}" in
     $c --option features=16 --option depth=3
     $c --option amp=false
     ;;
+  check2)  # why HQ-SSL degrades on the GPU: CUDA gradients against the CPU, traces per variant
+    python3 benchmarks/gpu_check.py 2>&1 | grep -v Warning | tee "$OUT/gpu_check.log"
+    ;;
   curves)
     timeout 150 python3 -m pytest -q -p no:cacheprovider tests/core tests/test_layouts.py 2>&1 | tee "$OUT/tests.log" | tail -4
     python3 benchmarks/curve.py --methods hqssl n2v --budget "${BUDGET:-45}" --checkpoints 5 15 30 --device cuda \
@@ -58,5 +62,5 @@ case "${1:-check}" in
     python3 benchmarks/curve.py --methods hqssl --cases camera_g25 --budget "${LONG:-240}" --checkpoints 30 60 120 \
       --device cuda --out "$OUT/curve_gpu.json" 2>&1 | tee "$OUT/long.log"
     ;;
-  *) echo "unknown stage $1: check, diag, stability, curves or long" >&2; exit 2 ;;
+  *) echo "unknown stage $1: check, diag, stability, check2, curves or long" >&2; exit 2 ;;
 esac
