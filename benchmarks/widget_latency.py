@@ -76,13 +76,16 @@ def main() -> None:
         pump(lambda: not widget.busy)
         timer.stop()
         viewer.layers.events.inserted.disconnect(on_insert)
-        gaps = np.diff([t for t in ticks if start <= t <= trained]) if len(ticks) > 1 else np.array([0.0])
+        during = [t for t in ticks if start <= t <= trained]
+        gaps = np.diff(during) if len(during) > 1 else np.array([0.0])
+        worst = np.argsort(gaps)[::-1][:3]  # when the longest stalls began, in s after the click
+        worst_at = [(round(during[i] - start, 2), round(1000 * gaps[i])) for i in worst]
         all_gaps = np.diff(ticks)
         history = widget.model.spec.history
         for layer in [l for l in viewer.layers if l is not source]:
             viewer.layers.remove(layer)
         return dict(first_preview=(first_preview[0] - start) if first_preview else None,
-                    stall=float(gaps.max()), stall_all=float(all_gaps.max()),
+                    stall=float(gaps.max()), stall_all=float(all_gaps.max()), worst_stalls_at_s_ms=worst_at,
                     steps_per_s=history["steps"] / history["seconds"], steps=history["steps"])
 
     runs = {True: [], False: []}

@@ -133,3 +133,13 @@ def test_hqssl_learns_the_noise_level_and_gives_an_uncertainty_map(noisy_image):
     assert out.shape == std.shape == noisy.shape and (std >= 0).all() and np.isfinite(out).all()
     assert _psnr(clean, out) > _psnr(clean, noisy)
     assert sigma is None or sigma > 0
+
+
+def test_hqssl_network_preset_is_chosen_by_name_and_capped_by_the_patch(noisy_image):
+    _, noisy = noisy_image
+    run = nb.train(noisy, TrainConfig(method="hqssl", axes="YX", steps=1, time_budget_s=None, patch_size=32,
+                                      network_preset="reference", device="cpu", preview_every_s=None))
+    # the reference widths, with the depth cut from 5 to 3 so that a 32-px patch keeps a 4-px bottleneck
+    assert run.settings.network == {"features": 48, "decoder_features": 96, "depth": 3, "groups": 1}
+    with pytest.raises(ValueError, match="network preset"):
+        TrainConfig(method="hqssl", network_preset="huge")

@@ -46,6 +46,7 @@ class TrainConfig:
     learning_rate: float | None = None
     features: int | None = None  # network width
     depth: int | None = None  # network levels
+    network_preset: str | None = None  # HQ-SSL widths: cpu | gpu | reference (None: by device)
     three_d: bool | None = None  # train Z in 3D; None: decided by data.choose_three_d from `scale`
     scale: tuple[float, ...] | None = None  # voxel spacing, one per image axis (napari's layer.scale)
     mask_percent: float = 1.5  # N2V: share of pixels masked per patch
@@ -62,6 +63,8 @@ class TrainConfig:
             raise ValueError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
         if self.noise not in NOISE_MODELS:
             raise ValueError(f"unknown noise model {self.noise!r}: use one of {', '.join(NOISE_MODELS)}")
+        if self.network_preset is not None and self.network_preset not in ("cpu", "gpu", "reference"):
+            raise ValueError(f"unknown network preset {self.network_preset!r}: use cpu, gpu or reference")
         if self.channels not in CHANNEL_MODES:
             raise ValueError(f"unknown channels mode {self.channels!r}: use 'joint' (one model for all "
                              "channels) or 'independent' (one model per channel)")
@@ -136,21 +139,21 @@ def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int,
 # from 60 s runs on benchmarks/bench3d.py's stack (48x128x128): 3D convolutions cost about 9x
 # more per voxel than 2D ones on the CPU, so N2V at 32x64x64 x 16 managed 7 steps (18.0 dB)
 # where 16x32x32 x 8 made 120 (30.7 dB), and HQ-SSL at 32^3 x 8 made 13 (23.4 dB) where
-# 24^3 x 4 made 96 (31.3 dB). GPU 2D HQ-SSL: on a lent H100 (benchmarks/curve.py --probe), 128-px
-# patches x 16 trained 7.3 Mpx/s where 64 x 16 did 3.3 (a step is launch-bound at ~50 steps/s),
-# and they let the reference-width preset keep its depth (HQSSL_MIN_BOTTLENECK).
+# 24^3 x 4 made 96 (31.3 dB). On a lent H100 (benchmarks/curve.py --probe) a step is
+# launch-bound near 50 steps/s, so larger batches cost little: N2V 64x64 x 64 trained 14.6
+# Mpx/s and gave the best PSNR of the settings tried (moon, 20 s: 36.4 dB).
 _PATCH_BATCH = {
     ("n2v", 2, False): ((64, 64), 16), ("n2v", 2, True): ((64, 64), 64),
     ("n2v", 3, False): ((16, 32, 32), 8), ("n2v", 3, True): ((32, 64, 64), 16),
-    ("hqssl", 2, False): ((64, 64), 8), ("hqssl", 2, True): ((128, 128), 16),
+    ("hqssl", 2, False): ((64, 64), 8), ("hqssl", 2, True): ((64, 64), 16),
     ("hqssl", 3, False): ((24, 24, 24), 4), ("hqssl", 3, True): ((32, 32, 32), 8),
 }
 
 
-# HQ-SSL's UNet halves the patch at each level; on a lent H100 the GPU preset (depth 5) on 64-px
-# patches, a 2-px bottleneck, lost 12 dB in 20 s of training (moon: 29.5 dB at 5 s, 17.4 at 20 s)
-# and on 32-px patches never beat the noisy input, where 128-px patches trained steadily
-# (35.7 dB at 20 s). The depth is capped so that the smallest level keeps this many pixels.
+# HQ-SSL's UNet halves the patch at each level; on a lent H100 the reference-width network
+# (depth 5) on 64-px patches, a 2-px bottleneck, lost 12 dB in 20 s of training (moon: 29.5 dB
+# at 5 s, 17.4 at 20 s) and on 32-px patches never beat the noisy input. A user's depth always
+# wins; otherwise it is capped so that the smallest level keeps this many pixels.
 HQSSL_MIN_BOTTLENECK = 4
 
 
@@ -166,7 +169,7 @@ def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.devic
     if family == "hqssl":
         from .blindspot import PRESETS
 
-        network = dict(PRESETS["gpu" if gpu else "cpu"])
+        network = dict(PRESETS[config.network_preset or ("gpu" if gpu else "cpu")])
         lr = config.learning_rate or 2e-3
     else:
         network = {"depth": 2, "features": 32 if gpu else 16, "batch_norm": False}
