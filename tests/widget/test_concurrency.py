@@ -115,3 +115,26 @@ def test_stop_before_the_first_step_ends_cleanly(viewer, make_widget, qtbot, mon
     assert widget.model.spec.history["steps"] == 0
     assert _names(viewer) == ["noisy", "noisy [n2v denoised]"] and notes == []
     assert widget.train_button.text() == "Train" and widget.progress_bar.text().startswith("Done")
+
+
+
+def test_garbage_collection_is_frozen_only_while_a_job_runs(viewer, make_widget, qtbot):
+    """Full collections would stall the UI during training; after it the collector sees everything again."""
+    import gc
+
+    from napari_blindspot._widget import _dock
+
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(seconds=120)
+    assert gc.get_freeze_count() == 0
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: widget.busy, timeout=5_000)
+    assert _dock._jobs_running == 1 and gc.get_freeze_count() > 0
+    widget.stop()
+    wait_idle(qtbot, widget)
+    assert _dock._jobs_running == 0 and gc.get_freeze_count() == 0
+
+    widget.train_button.click()  # a job ended by closing the widget thaws it too
+    qtbot.waitUntil(lambda: widget.busy, timeout=5_000)
+    widget._res.release()
+    assert _dock._jobs_running == 0 and gc.get_freeze_count() == 0
