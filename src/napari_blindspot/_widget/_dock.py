@@ -90,7 +90,6 @@ def _set_row_visible(form: QFormLayout, field: QWidget, visible: bool) -> None:
         form.labelForField(field).setVisible(visible)
 
 
-
 _jobs_running = 0  # across all dock widgets of the process
 
 
@@ -110,6 +109,7 @@ def _gc_thaw() -> None:
     _jobs_running = max(0, _jobs_running - 1)
     if _jobs_running == 0:
         gc.unfreeze()
+
 
 @dataclass
 class _Job:

@@ -76,7 +76,7 @@ class LossPlot(FigureCanvasQTAgg):
             return
         self._train.set_data(self.steps, self.losses)
         self._val.set_data(self.val_steps, self.val_losses)
-        limits = self._limits()
+        limits = self._limits(tight=force)  # forced at the end of a run: fit the data exactly
         if force or self._background is None or limits is not None:
             self._empty.set_visible(not self.steps)
             if not self.steps:
@@ -94,8 +94,9 @@ class LossPlot(FigureCanvasQTAgg):
             self._blit_lines()
         self._dirty, self._drawn_at = False, now
 
-    def _limits(self):
-        """New (xlim, ylim) when the data no longer fit the current ones (or fit too loosely), else None."""
+    def _limits(self, tight: bool = False):
+        """New (xlim, ylim) when the data no longer fit the current ones (or fit too loosely), else
+        None; with `tight`, limits that fit the data without headroom."""
         if not self.steps:
             return None
         (x0, x1), (y0, y1) = self.ax.get_xlim(), self.ax.get_ylim()
@@ -103,12 +104,14 @@ class LossPlot(FigureCanvasQTAgg):
         values = np.asarray(self.losses[len(self.losses) // 20 :] + self.val_losses)  # skip the first 5%
         values = values[np.isfinite(values)]  # a run stopped before its first step has no loss (NaN)
         lo, hi = (values.min(), np.percentile(values, 98)) if values.size else (y0, y1)
+        pad = 0.1 * (hi - lo) or abs(hi) * 0.05 or 1.0
+        if tight:
+            return (first, max(last, first + 1)), (lo - pad, hi + pad)
         x_ok = x0 == first and last <= x1
         y_ok = y0 <= lo and hi <= y1 and (hi - lo) >= 0.4 * (y1 - y0)
         if x_ok and y_ok:
             return None
         xlim = (x0, x1) if x_ok else (first, first + max(10, int(1.5 * (last - first)) + 1))
-        pad = 0.1 * (hi - lo) or abs(hi) * 0.05 or 1.0
         return xlim, (y0, y1) if y_ok else (lo - pad, hi + pad)
 
     def _on_draw(self, _event) -> None:
