@@ -1,6 +1,7 @@
 """Run one measurement in a fresh process and record its memory; merge results into a JSON file.
 
-Shared by baselines.py and careamics_n2v.py (which runs in another venv: stdlib only here).
+Shared by the benchmark scripts (careamics_n2v.py runs it in another venv: stdlib only here;
+pump_qt takes the Qt application from its caller).
 """
 
 from __future__ import annotations
@@ -77,3 +78,16 @@ def parse_option(text: str) -> tuple[str, object]:
         return name, json.loads(value)
     except json.JSONDecodeError:
         return name, value
+
+
+def pump_qt(app, until, timeout: float, interval: float = 0.005) -> bool:
+    """Process Qt events until `until()` is true (True) or `timeout` seconds pass (False),
+    sleeping `interval` between rounds; the benchmarks' stand-in for a running event loop."""
+    start = time.perf_counter()
+    while not until():
+        app.processEvents()
+        time.sleep(interval)
+        if time.perf_counter() - start > timeout:
+            return False
+    app.processEvents()
+    return True

@@ -46,7 +46,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 import test_bad_input as table  # the case table the test suite checks
-from _measure import _cpu, load
+from _measure import _cpu, load, pump_qt
 
 RESULTS = HERE / "results" / "reliability.json"
 _exe = Path(sys.executable).with_name("napari-blindspot")
@@ -310,13 +310,7 @@ def widget_worker(names: list[str], timeout: float) -> None:
     app = QApplication.instance() or QApplication([])
 
     def pump(until, limit) -> bool:
-        start = time.perf_counter()
-        while not until():
-            app.processEvents()
-            time.sleep(0.005)
-            if time.perf_counter() - start > limit:
-                return False
-        return True
+        return pump_qt(app, until, limit)
 
     cases = {c[0]: c for c in _widget_cases()}
     for name in names:

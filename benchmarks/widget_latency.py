@@ -17,6 +17,7 @@ import platform
 import time
 
 import numpy as np
+from _measure import pump_qt
 
 
 def main() -> None:
@@ -49,13 +50,8 @@ def main() -> None:
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
 
     def pump(until, timeout=600.0):
-        start = time.perf_counter()
-        while not until():
-            app.processEvents()
-            time.sleep(0.002)
-            if time.perf_counter() - start > timeout:
-                raise TimeoutError
-        app.processEvents()
+        if not pump_qt(app, until, timeout, interval=0.002):
+            raise TimeoutError
 
     for _ in range(50):  # let the window settle
         app.processEvents()

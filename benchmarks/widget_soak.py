@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from _measure import load, merge_results
+from _measure import load, merge_results, pump_qt
 
 RESULTS = Path(__file__).parent / "results" / "widget_soak.json"
 
@@ -73,14 +73,7 @@ def main() -> None:
     pool = QThreadPool.globalInstance()
 
     def pump(until, timeout: float) -> bool:
-        start = time.perf_counter()
-        while not until():
-            app.processEvents()
-            time.sleep(0.005)
-            if time.perf_counter() - start > timeout:
-                return False
-        app.processEvents()
-        return True
+        return pump_qt(app, until, timeout)
 
     def callbacks() -> int:
         events = (viewer.layers.events.inserted, viewer.layers.events.removed,

@@ -599,10 +599,9 @@ class DenoiseWidget(QWidget):
     def _on_finished(self) -> None:
         job, self._res.job = self._res.job, None
         self._ui_timer.stop()
-        if job is not None:
-            _gc_thaw()
         self.loss_plot.flush(force=True)
         if job is not None:
+            _gc_thaw()
             job.source.events.name.disconnect(self._on_source_renamed)
         self._remove_preview()
         if job is not None and not job.finished_with_result:  # failed or cancelled

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from .blindspot import PRESETS
 from .data import (PatchSampler, StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes,
                    validate_scale)
 from .masking import mask_batch, masked_mse
@@ -63,8 +64,8 @@ class TrainConfig:
             raise ValueError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
         if self.noise not in NOISE_MODELS:
             raise ValueError(f"unknown noise model {self.noise!r}: use one of {', '.join(NOISE_MODELS)}")
-        if self.network_preset is not None and self.network_preset not in ("cpu", "gpu", "reference"):
-            raise ValueError(f"unknown network preset {self.network_preset!r}: use cpu, gpu or reference")
+        if self.network_preset is not None and self.network_preset not in PRESETS:
+            raise ValueError(f"unknown network preset {self.network_preset!r}: use {', '.join(PRESETS)}")
         if self.channels not in CHANNEL_MODES:
             raise ValueError(f"unknown channels mode {self.channels!r}: use 'joint' (one model for all "
                              "channels) or 'independent' (one model per channel)")
@@ -167,8 +168,6 @@ def _settings(config: TrainConfig, spatial: tuple[int, ...], device: torch.devic
         side = config.patch_size
         patch = (side,) * ndim if family == "hqssl" or ndim == 2 else (max(8, side // 2), side, side)
     if family == "hqssl":
-        from .blindspot import PRESETS
-
         network = dict(PRESETS[config.network_preset or ("gpu" if gpu else "cpu")])
         lr = config.learning_rate or 2e-3
     else:
