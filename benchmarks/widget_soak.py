@@ -96,10 +96,9 @@ def main() -> None:
         return _mib(process.memory_info().rss)
 
     def cycle() -> dict:
-        preview = "noisy [preview]"
         start = time.perf_counter()
         widget.train_button.click()
-        saw_preview = pump(lambda: preview in viewer.layers, timeout=120)
+        saw_preview = pump(lambda: widget.preview_shown, timeout=120)
         first_preview = time.perf_counter() - start if saw_preview else None
         pump(lambda: time.perf_counter() - start >= args.run_s, timeout=args.run_s + 1)
         if widget.busy:

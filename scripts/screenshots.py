@@ -54,7 +54,7 @@ def main() -> None:
     widget.train_button.click()
     preview = "noisy cells [preview]"
     updates = []
-    wait(app, until=lambda: preview in viewer.layers)
+    wait(app, until=lambda: widget.preview_shown)
     viewer.layers[preview].events.data.connect(lambda e: updates.append(time.monotonic()))
     wait(app, until=lambda: len(updates) >= 3 or not widget.busy)
     wait(app, 0.6)  # let the loss plot redraw

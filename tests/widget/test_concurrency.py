@@ -19,7 +19,7 @@ def test_renaming_the_source_during_training_renames_preview_and_result(viewer, 
     source = viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     widget.train_button.click()
-    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+    qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
 
     source.name = "cells"
     assert _names(viewer) == ["cells", "cells [preview]"]
@@ -74,7 +74,7 @@ def test_running_out_of_memory_mid_training_says_what_to_do_and_returns_to_idle(
 
     monkeypatch.setattr(training.TrainingRun, "_loss", loss_until_memory_runs_out)
     widget.train_button.click()
-    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+    qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
     out_of_memory.set()
     wait_idle(qtbot, widget)
 

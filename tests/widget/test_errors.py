@@ -50,7 +50,7 @@ def test_removing_the_source_layer_mid_training_ends_cleanly(viewer, make_widget
     layer = viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     widget.train_button.click()
-    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+    qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
 
     viewer.layers.remove(layer)
     wait_idle(qtbot, widget, timeout=3000)

@@ -11,7 +11,8 @@ from .conftest import noisy, wait_idle
 
 
 def _watch_preview_updates(viewer, name):
-    """Count in-place data updates of the preview layer `name` once it appears."""
+    """Count in-place data updates of the preview layer `name` once it appears (the first one
+    fills the hidden one-pixel layer added at Train)."""
     updates = []
 
     def on_inserted(event):
@@ -31,11 +32,13 @@ def test_train_shows_live_preview_then_result_and_never_touches_the_source(viewe
 
     widget.train_button.click()
     assert widget.train_button.text() == "Stop"
-    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
-    preview = viewer.layers["noisy [preview]"]
-    assert preview.data.shape == (32, 48)
+    preview = viewer.layers["noisy [preview]"]  # there from the start: hidden until the first preview
+    assert not preview.visible
+    qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
+    assert preview.visible and preview.data.shape == (32, 48)
     assert tuple(preview.scale) == (0.5, 0.25) and tuple(preview.translate) == (3.0, -2.0)
-    qtbot.waitUntil(lambda: len(updates) >= 1, timeout=10_000)  # updated in place, not re-added
+    qtbot.waitUntil(lambda: len(updates) >= 2, timeout=10_000)  # updated in place, not re-added
+    assert viewer.layers["noisy [preview]"] is preview
     wait_idle(qtbot, widget)
 
     assert "noisy [preview]" not in viewer.layers
@@ -54,7 +57,7 @@ def test_stop_ends_training_within_one_second_and_still_gives_the_result(viewer,
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     widget.train_button.click()
-    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+    qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
 
     widget.train_button.click()  # the same button now reads Stop
     qtbot.waitUntil(lambda: not widget.busy or widget._res.job.phase == "predict", timeout=1000)
@@ -128,7 +131,7 @@ def test_3d_stack_previews_the_current_z_slice(viewer, make_widget, qtbot):
     viewer.dims.set_current_step(0, 5)
 
     widget.train_button.click()
-    qtbot.waitUntil(lambda: "stack [preview]" in viewer.layers, timeout=15_000)
+    qtbot.waitUntil(lambda: widget.preview_shown, timeout=15_000)
     preview = viewer.layers["stack [preview]"]
     assert preview.data.shape == (1, 32, 32)  # one plane, placed on the slice in view
     assert tuple(preview.translate) == (10.0, 0.0, 0.0) and tuple(preview.scale) == (2.0, 1.0, 1.0)

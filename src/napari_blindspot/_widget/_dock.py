@@ -41,6 +41,7 @@ from superqt import QCollapsible
 from ..core.data import choose_three_d, guess_axes, validate_axes
 from ..core.training import NOISE_MODELS, TrainConfig
 from . import _jobs
+from ._gl import make_canvas_current
 from ._layers import LayerPicker, layer_data
 from ._plot import LossPlot
 from ._preview import MAX_SIDE, place, preview_region
@@ -176,6 +177,7 @@ class DenoiseWidget(QWidget):
         self.model = None  # the current model: trained here, or loaded
         self._model_origin = ""
         self._preview_layer = None
+        self._preview_shown = False  # the preview layer holds a preview (until then: hidden, 1 pixel)
         self._step_offset = 0
         self._res = _Resources()
         # injectable for tests: (title) -> folder path, "" when cancelled
@@ -354,6 +356,7 @@ class DenoiseWidget(QWidget):
 
         res, viewer = self._res, self.viewer
         camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9: viewer.scene.camera
+        res.connect(viewer.layers.events.removing, lambda event: make_canvas_current(viewer))  # see _gl.py
         res.connect(viewer.layers.events.removed, self._on_layer_removed)
         for emitter in (viewer.dims.events.current_step, viewer.dims.events.ndisplay,
                         camera.events.center, camera.events.zoom):
@@ -367,6 +370,11 @@ class DenoiseWidget(QWidget):
     @property
     def busy(self) -> bool:
         return self._res.job is not None
+
+    @property
+    def preview_shown(self) -> bool:
+        """Whether the `<source> [preview]` layer shows a preview yet."""
+        return self._preview_shown and self._preview_layer is not None
 
     def _set_state(self, state: str) -> None:
         """idle | training (Train reads Stop) | predicting (everything waits)."""
@@ -538,6 +546,8 @@ class DenoiseWidget(QWidget):
         self._step_offset = model.spec.history.get("steps", 0) if model is not None else 0
         if model is None:
             self.loss_plot.clear()
+        if self.preview_every_s:
+            self._add_preview_placeholder(layer)
         self._start(_Job("train", worker, status, layer, axes), "training")
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat("Starting…")
@@ -634,6 +644,17 @@ class DenoiseWidget(QWidget):
         if job is not None and job.run is not None and job.source in self.viewer.layers:
             job.run.set_preview_region(self._preview_region(job.source, job.axes))
 
+    def _add_preview_placeholder(self, source) -> None:
+        """Add the preview layer hidden, one pixel, before training starts. napari's add_image
+        takes 90-250 ms of the UI thread (layer controls, vispy visual); done here, before the
+        worker competes for the CPU, and not when the first preview arrives, the first preview
+        only costs a data update (benchmarks/widget_latency.py)."""
+        self._remove_preview()
+        self._preview_layer = self.viewer.add_image(
+            np.zeros((1,) * source.ndim, np.float32), name=f"{source.name} [preview]", visible=False,
+            scale=source.scale, translate=source.translate, affine=source.affine, colormap=source.colormap,
+            contrast_limits=source.contrast_limits)
+
     def _show_preview(self, preview: np.ndarray, region: tuple, source) -> None:
         """Put the preview of `region` where it belongs: a region-sized layer placed by translate."""
         data, start = place(preview, region)
@@ -643,12 +664,15 @@ class DenoiseWidget(QWidget):
             self._preview_layer = self.viewer.add_image(
                 data, name=f"{source.name} [preview]", scale=source.scale, translate=translate,
                 affine=source.affine, colormap=source.colormap, contrast_limits=source.contrast_limits)
-            return
-        layer.translate = translate
-        layer.data = data
+        else:
+            layer.translate = translate
+            layer.data = data
+            if not self._preview_shown:
+                layer.visible = True  # only the first time: a user may hide it afterwards
+        self._preview_shown = True
 
     def _remove_preview(self) -> None:
-        layer, self._preview_layer = self._preview_layer, None
+        layer, self._preview_layer, self._preview_shown = self._preview_layer, None, False
         if layer is not None and layer in self.viewer.layers:
             self.viewer.layers.remove(layer)
 
