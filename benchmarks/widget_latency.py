@@ -6,6 +6,8 @@ stall of napari's event loop while training runs, and what live previews cost in
 Targets (issue 5): first preview <= 5 s after pressing Train; longest event-loop stall
 < 100 ms (a QTimer at 10 ms records the gaps between its ticks); previews cost <= 10% of
 training throughput (steps/s with previews on vs off, same widget, same settings, alternated).
+Stalls are counted from the end of Train's click handler (which adds the hidden preview layer
+and starts the worker; timed apart) to the end of training.
 Prints a markdown table for docs/benchmarks.md.
 """
 
@@ -69,7 +71,8 @@ def main() -> None:
         ticks.clear()
         timer.start()
         start = time.perf_counter()
-        widget.train_button.click()
+        widget.train_button.click()  # runs Train's handler: it adds the (hidden) preview layer, starts the worker
+        clicked = time.perf_counter()
         pump(lambda: widget._res.job is not None and widget._res.job.phase == "predict" or not widget.busy)
         trained = time.perf_counter()
         pump(lambda: not widget.busy)
@@ -87,7 +90,7 @@ def main() -> None:
         for layer in [l for l in viewer.layers if l is not source]:
             viewer.layers.remove(layer)
         return dict(first_preview=(first_preview[0] - start) if first_preview else None,
-                    stall=float(gaps.max()), stall_all=float(all_gaps.max()), worst_stalls_at_s_ms=worst_at,
+                    click_handler=clicked - start, stall=float(gaps.max()), stall_all=float(all_gaps.max()), worst_stalls_at_s_ms=worst_at,
                     stall_besides_first_preview=float(max(others, default=0.0)),
                     steps_per_s=history["steps"] / history["seconds"], steps=history["steps"])
 
@@ -119,6 +122,8 @@ def main() -> None:
     print(f"| longest event-loop stall while training, all runs (ms) | {1000 * stall:.0f} | < 100 |")
     print(f"| the same, besides the gap in which the first preview is shown (ms) | {1000 * stall_besides:.0f} | |")
     print(f"| longest stall incl. adding the result layer (ms) | {1000 * stall_all:.0f} | |")
+    click = max(r["click_handler"] for r in [cold] + on + off)
+    print(f"| Train's click handler, before training starts (ms), worst run | {1000 * click:.0f} | |")
     print(f"| training steps/s, previews on | {rate_on:.2f} | |")
     print(f"| training steps/s, previews off | {rate_off:.2f} | |")
     print(f"| preview cost (throughput lost) | {cost:.1f}% | <= 10% |")

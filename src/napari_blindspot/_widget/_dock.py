@@ -29,7 +29,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -45,6 +44,7 @@ from ._gl import make_canvas_current
 from ._layers import LayerPicker, layer_data
 from ._plot import LossPlot
 from ._preview import MAX_SIDE, place, preview_region
+from ._progress import ProgressBar
 
 METHODS = {"N2V": "n2v", "N2V2": "n2v2", "HQ-SSL": "hqssl"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -295,7 +295,7 @@ class DenoiseWidget(QWidget):
         buttons.addWidget(self.train_button, 2)
         buttons.addWidget(self.train_more_button, 1)
         layout.addLayout(buttons)
-        self.progress_bar = QProgressBar()
+        self.progress_bar = ProgressBar()
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.progress_bar.setFormat("Ready")
@@ -362,7 +362,7 @@ class DenoiseWidget(QWidget):
                         camera.events.center, camera.events.zoom):
             res.connect(emitter, self._schedule_preview_region)
         res.closers += [self.layer_picker.disconnect_viewer, self.apply_picker.disconnect_viewer,
-                        self._stop_watching_scale]
+                        self._stop_watching_scale, self.loss_plot.shutdown]
         self.destroyed.connect(res.release)
 
     # -- state ------------------------------------------------------------------------------

@@ -1,30 +1,51 @@
-"""The live loss plot: training and validation loss against step, drawn with matplotlib."""
+"""The live loss plot: training and validation loss against step, drawn with matplotlib.
+
+matplotlib draws on a thread of its own (Agg, into an image); the UI thread only paints the
+finished image. A full draw of the axes costs 90-150 ms of CPU while training competes for
+it (benchmarks/widget_latency.py), which on the UI thread was the longest stall of napari's
+event loop. Most draws only put the two lines back onto the saved axes background; the axes
+are drawn in full when the data leave limits that grow with headroom, or the widget resizes.
+
+Only the drawing thread touches the figure once the plot is built; the UI thread hands it
+copies of the data.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import AutoLocator, MaxNLocator
+from qtpy.QtCore import QSize, Signal
+from qtpy.QtGui import QColor, QImage, QPainter
+from qtpy.QtWidgets import QSizePolicy, QWidget
 
-REDRAW_EVERY_S = 0.5  # a full redraw costs 30-60 ms of the Qt event loop while training runs; a blit a few
+REDRAW_EVERY_S = 0.5  # at most this often while training runs
+DPI = 100
+log = logging.getLogger(__name__)
 
 
-class LossPlot(FigureCanvasQTAgg):
+class LossPlot(QWidget):
     """Call `add()` for every progress event and `flush()` often; it redraws at most every 0.5 s."""
 
+    _drawn = Signal(object)  # a QImage, from the drawing thread
+
     def __init__(self, theme=None, parent=None):
-        fig = Figure(figsize=(3.4, 1.7), dpi=100)
-        fig.subplots_adjust(left=0.17, right=0.97, top=0.86, bottom=0.25)  # fixed: layout engines cost 2x
-        super().__init__(fig)
-        self.setParent(parent)
+        super().__init__(parent)
         self.setMinimumHeight(150)
         self.setMaximumHeight(200)
-        self.ax = fig.add_subplot()
-        self._colours(fig, theme)
-        # animated: full draws leave the lines out, and flush() blits them onto the saved background
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self._figure = Figure(figsize=(3.4, 1.7), dpi=DPI)
+        self._canvas = FigureCanvasAgg(self._figure)
+        self._figure.subplots_adjust(left=0.17, right=0.97, top=0.86, bottom=0.25)  # fixed: layout engines cost 2x
+        self.ax = self._figure.add_subplot()
+        self._bg, self._fg = self._colours(theme)
+        # animated: full draws leave the lines out, and each draw puts them onto the saved background
         (self._train,) = self.ax.plot([], [], lw=1.0, color=self._fg, alpha=0.8, label="training", animated=True)
         (self._val,) = self.ax.plot([], [], "o-", ms=3, lw=1.2, color="#f39c3c", label="validation", animated=True)
         self.ax.set_xlabel("step", fontsize=8)
@@ -38,19 +59,30 @@ class LossPlot(FigureCanvasQTAgg):
         self.ax.set_xticks([])
         self.ax.set_yticks([])
         self.steps, self.losses, self.val_steps, self.val_losses = [], [], [], []
-        self._dirty, self._drawn_at, self._background = False, 0.0, None
-        self.mpl_connect("draw_event", self._on_draw)
+        self.image: QImage | None = None  # the last finished drawing
+        self.drawn_on: int | None = None  # the thread that drew it (tests check it is not the UI's)
+        self._dirty, self._tight_next, self._drawing, self._drawn_at = False, False, False, 0.0
+        self._background, self._background_size = None, None  # drawing thread only
+        self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loss-plot")
+        self._drawn.connect(self._on_drawn)
 
-    def _colours(self, fig, theme) -> None:
+    def _colours(self, theme) -> tuple[str, str]:
         bg = theme.foreground.as_hex() if theme is not None else "#2e333e"
-        self._fg = theme.text.as_hex() if theme is not None else "#f0f1f2"
-        fig.set_facecolor(bg)
+        fg = theme.text.as_hex() if theme is not None else "#f0f1f2"
+        self._figure.set_facecolor(bg)
         self.ax.set_facecolor(bg)
         for spine in self.ax.spines.values():
-            spine.set_color(self._fg)
-        self.ax.tick_params(colors=self._fg)
-        self.ax.xaxis.label.set_color(self._fg)
-        self.ax.yaxis.label.set_color(self._fg)
+            spine.set_color(fg)
+        self.ax.tick_params(colors=fg)
+        self.ax.xaxis.label.set_color(fg)
+        self.ax.yaxis.label.set_color(fg)
+        return bg, fg
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(340, 170)
+
+    # -- UI thread --------------------------------------------------------------------------
 
     def clear(self) -> None:
         self.steps, self.losses, self.val_steps, self.val_losses = [], [], [], []
@@ -66,20 +98,65 @@ class LossPlot(FigureCanvasQTAgg):
         self._dirty = True
 
     def flush(self, force: bool = False) -> None:
-        """Redraw if something changed and the last redraw is old enough (or `force`).
-
-        Most redraws only blit the two lines onto the saved axes background (a few ms); the
-        axes are drawn in full (~30-60 ms on a busy CPU) only when the data leave the limits,
-        which grow with headroom, so that happens a few times per run."""
-        now = time.monotonic()
-        if not self._dirty or (not force and now - self._drawn_at < REDRAW_EVERY_S):
+        """Hand the data to the drawing thread if they changed and the last drawing is old
+        enough; `force` (the end of a run) draws now, with limits that fit the data exactly."""
+        self._tight_next = self._tight_next or force
+        if not self._dirty or self._drawing or self._closed:
+            return  # a drawing in progress calls flush again when it is done
+        if not self._tight_next and time.monotonic() - self._drawn_at < REDRAW_EVERY_S:
             return
-        self._train.set_data(self.steps, self.losses)
-        self._val.set_data(self.val_steps, self.val_losses)
-        limits = self._limits(tight=force)  # forced at the end of a run: fit the data exactly
-        if force or self._background is None or limits is not None:
-            self._empty.set_visible(not self.steps)
-            if not self.steps:
+        ratio = self.devicePixelRatioF()
+        size = (max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+        data = (list(self.steps), list(self.losses), list(self.val_steps), list(self.val_losses))
+        tight, self._tight_next = self._tight_next, False
+        self._dirty, self._drawing, self._drawn_at = False, True, time.monotonic()
+        self._executor.submit(self._draw, data, size, ratio, tight)
+
+    def _on_drawn(self, image: QImage) -> None:
+        self._drawing = False
+        if image is not None:
+            self.image = image
+            self.update()
+        self.flush()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._dirty = True
+        self.flush(force=True)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(self._bg))
+        if self.image is not None:
+            painter.drawImage(0, 0, self.image)
+        painter.end()
+
+    def shutdown(self) -> None:
+        """Let the drawing thread go (a drawing in progress still finishes)."""
+        self._closed = True
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- drawing thread ---------------------------------------------------------------------
+
+    def _draw(self, data, size: tuple[int, int], ratio: float, tight: bool) -> None:
+        image = None
+        try:
+            image = self._draw_image(data, size, ratio, tight)
+        except Exception:  # a drawing that fails must not stop later ones
+            log.exception("drawing the loss plot failed")
+        try:
+            self._drawn.emit(image)
+        except RuntimeError:  # the widget is gone
+            pass
+
+    def _draw_image(self, data, size: tuple[int, int], ratio: float, tight: bool) -> QImage:
+        steps, losses, val_steps, val_losses = data
+        self._train.set_data(steps, losses)
+        self._val.set_data(val_steps, val_losses)
+        limits = self._limits(steps, losses, val_losses, tight)
+        if tight or limits is not None or self._background is None or size != self._background_size:
+            self._empty.set_visible(not steps)
+            if not steps:
                 self.ax.set_xticks([])
                 self.ax.set_yticks([])
             else:
@@ -88,20 +165,29 @@ class LossPlot(FigureCanvasQTAgg):
             if limits is not None:
                 self.ax.set_xlim(*limits[0])
                 self.ax.set_ylim(*limits[1])
-            self._background = None
-            self.draw_idle()  # _on_draw saves the new background and blits the lines
+            self._figure.set_dpi(DPI * ratio)
+            self._figure.set_size_inches(size[0] / (DPI * ratio), size[1] / (DPI * ratio))
+            self._canvas.draw()  # the animated lines are left out
+            self._background, self._background_size = self._canvas.copy_from_bbox(self.ax.bbox), size
         else:
-            self._blit_lines()
-        self._dirty, self._drawn_at = False, now
+            self._canvas.restore_region(self._background)
+        self.ax.draw_artist(self._train)
+        self.ax.draw_artist(self._val)
+        pixels = self._canvas.buffer_rgba()
+        height, width = pixels.shape[:2]
+        image = QImage(bytes(pixels), width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+        image.setDevicePixelRatio(ratio)
+        self.drawn_on = threading.get_ident()
+        return image
 
-    def _limits(self, tight: bool = False):
+    def _limits(self, steps, losses, val_losses, tight: bool = False):
         """New (xlim, ylim) when the data no longer fit the current ones (or fit too loosely), else
         None; with `tight`, limits that fit the data without headroom."""
-        if not self.steps:
+        if not steps:
             return None
         (x0, x1), (y0, y1) = self.ax.get_xlim(), self.ax.get_ylim()
-        first, last = self.steps[0], self.steps[-1]
-        values = np.asarray(self.losses[len(self.losses) // 20 :] + self.val_losses)  # skip the first 5%
+        first, last = steps[0], steps[-1]
+        values = np.asarray(losses[len(losses) // 20 :] + val_losses)  # skip the first 5%
         values = values[np.isfinite(values)]  # a run stopped before its first step has no loss (NaN)
         lo, hi = (values.min(), np.percentile(values, 98)) if values.size else (y0, y1)
         pad = 0.1 * (hi - lo) or abs(hi) * 0.05 or 1.0
@@ -113,17 +199,3 @@ class LossPlot(FigureCanvasQTAgg):
             return None
         xlim = (x0, x1) if x_ok else (first, first + max(10, int(1.5 * (last - first)) + 1))
         return xlim, (y0, y1) if y_ok else (lo - pad, hi + pad)
-
-    def _on_draw(self, _event) -> None:
-        """After a full draw (lines excluded: they are animated), keep the background, add the lines."""
-        self._background = self.copy_from_bbox(self.ax.bbox)
-        self._draw_lines()  # into the buffer that the coming paint shows
-
-    def _blit_lines(self) -> None:
-        self.restore_region(self._background)
-        self._draw_lines()
-        self.blit(self.ax.bbox)
-
-    def _draw_lines(self) -> None:
-        self.ax.draw_artist(self._train)
-        self.ax.draw_artist(self._val)
