@@ -37,3 +37,20 @@ def test_the_plot_is_drawn_off_the_ui_thread_and_shows_the_data(qtbot):
     plot.add(41, 0.01)
     plot.flush(force=True)  # after shutdown: nothing happens, nothing raises
     assert not plot._drawing
+
+
+def test_the_end_of_a_run_fits_the_limits_even_while_a_drawing_is_under_way(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(340, 170)
+    plot.show()
+    qtbot.waitUntil(lambda: plot.image is not None and not plot._drawing, timeout=5000)  # the empty plot
+    for step in range(1, 101):
+        plot.add(step, 1.0 / step)
+    plot._drawn_at = 0.0  # as if the last drawing were old
+    plot.flush()  # a drawing with headroom starts...
+    assert plot._drawing
+    plot.flush(force=True)  # ...and the run ends before it is done
+    qtbot.waitUntil(lambda: not plot._drawing and not plot._dirty, timeout=5000)
+    assert plot.ax.get_xlim() == (1, 100)
+    plot.shutdown()

@@ -100,7 +100,8 @@ class LossPlot(QWidget):
     def flush(self, force: bool = False) -> None:
         """Hand the data to the drawing thread if they changed and the last drawing is old
         enough; `force` (the end of a run) draws now, with limits that fit the data exactly."""
-        self._tight_next = self._tight_next or force
+        if force:  # even with no new data: the limits change
+            self._dirty = self._tight_next = True
         if not self._dirty or self._drawing or self._closed:
             return  # a drawing in progress calls flush again when it is done
         if not self._tight_next and time.monotonic() - self._drawn_at < REDRAW_EVERY_S:
