@@ -646,9 +646,9 @@ class DenoiseWidget(QWidget):
 
     def _add_preview_placeholder(self, source) -> None:
         """Add the preview layer hidden, one pixel, before training starts. napari's add_image
-        takes 90-250 ms of the UI thread (layer controls, vispy visual); done here, before the
-        worker competes for the CPU, and not when the first preview arrives, the first preview
-        only costs a data update (benchmarks/widget_latency.py)."""
+        takes 90-250 ms of the UI thread (layer controls, vispy visual). Done here, before the
+        worker competes for the CPU, it leaves the first preview only a data update
+        (benchmarks/widget_latency.py)."""
         self._remove_preview()
         self._preview_layer = self.viewer.add_image(
             np.zeros((1,) * source.ndim, np.float32), name=f"{source.name} [preview]", visible=False,

@@ -5,9 +5,11 @@ When a layer is removed, napari's canvas runs `gc.collect()` and then `context.f
 at once, outside any paint, in whatever OpenGL context is current. After a synchronous
 repaint of any widget (`QProgressBar.setValue` repaints at once) that is Qt's compositing
 context, not the canvas's. Mesa (llvmpipe and softpipe, under Xvfb) then segfaulted in the
-canvas's next glDrawArrays: every time within two runs of benchmarks/widget_latency.py with the
-preview layer added at Train, and never once with the canvas's context made current first.
-napari's Windows "access violation in glDrawArrays" reports (napari#6472, #8471) look the same.
+canvas's next glDrawArrays: in 9 of 9 tries of benchmarks/widget_latency.py with the preview
+layer added at Train, each within its first two training runs; with the canvas's context made
+current first, not once since (10 scripts of 3-7 runs, a 51-cycle soak). napari's Windows
+reports of access violations in glDrawArrays after layers are removed (napari#6472, #8471) may
+be the same thing.
 """
 
 from __future__ import annotations

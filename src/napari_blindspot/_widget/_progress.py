@@ -2,7 +2,8 @@
 
 QProgressBar.setValue (and setRange, through reset) call repaint(), which paints at once: in a
 napari window that composes the whole window, OpenGL canvas included, before the handler goes on
-(30-50 ms of the UI thread under a software OpenGL, benchmarks/widget_latency.py). With updates
+(under a software OpenGL, handling one progress event with a preview took 49-86 ms of the UI
+thread with it and 15-18 ms without; benchmarks/widget_latency.py). With updates
 disabled around the call, Qt schedules the repaint instead, and the event loop paints it together
 with the turn's other changes.
 """
