@@ -64,7 +64,7 @@ def main() -> None:
         first_preview = []  # when the preview layer first shows a preview (it is added hidden at Train)
 
         def on_insert(event):
-            if event.value.name == "noisy [preview]":
+            if event.value.name == "noisy [preview…]":  # shown (and renamed `noisy [preview]`) with the first preview
                 event.value.events.visible.connect(lambda e: first_preview.append(time.perf_counter()))
 
         viewer.layers.events.inserted.connect(on_insert)

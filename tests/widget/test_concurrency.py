@@ -18,8 +18,12 @@ def _names(viewer):
 def test_renaming_the_source_during_training_renames_preview_and_result(viewer, make_widget, qtbot, notes):
     source = viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
+    widget.preview_every_s = 1.0
     widget.train_button.click()
+    source.name = "tissue"  # before the first preview
+    assert _names(viewer) == ["tissue", "tissue [preview…]"]
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
+    assert _names(viewer) == ["tissue", "tissue [preview]"]
 
     source.name = "cells"
     assert _names(viewer) == ["cells", "cells [preview]"]

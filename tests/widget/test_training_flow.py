@@ -10,13 +10,13 @@ from napari_blindspot._widget import _dock
 from .conftest import noisy, wait_idle
 
 
-def _watch_preview_updates(viewer, name):
-    """Count in-place data updates of the preview layer `name` once it appears (the first one
-    fills the hidden one-pixel layer added at Train)."""
+def _watch_preview_updates(viewer, source_name):
+    """Count in-place data updates of the preview layer of `source_name` once it is added (at
+    Train, hidden, one pixel, named `<source> [preview…]`; the first update fills it)."""
     updates = []
 
     def on_inserted(event):
-        if event.value.name == name:
+        if event.value.name == f"{source_name} [preview…]":
             event.value.events.data.connect(lambda e: updates.append(event.value.data.copy()))
 
     viewer.layers.events.inserted.connect(on_inserted)
@@ -28,13 +28,14 @@ def test_train_shows_live_preview_then_result_and_never_touches_the_source(viewe
     source = viewer.add_image(image, name="noisy", scale=(0.5, 0.25), translate=(3.0, -2.0))
     original = image.copy()
     widget = make_widget(seconds=2)
-    updates = _watch_preview_updates(viewer, "noisy [preview]")
+    updates = _watch_preview_updates(viewer, "noisy")
 
     widget.train_button.click()
     assert widget.train_button.text() == "Stop"
-    preview = viewer.layers["noisy [preview]"]  # there from the start: hidden until the first preview
-    assert not preview.visible
-    qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
+    preview = viewer.layers["noisy [preview…]"]  # there from the start: hidden until the first preview
+    assert not preview.visible and "noisy [preview]" not in viewer.layers
+    qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
+    assert viewer.layers["noisy [preview]"] is preview and widget.preview_shown
     assert preview.visible and preview.data.shape == (32, 48)
     assert tuple(preview.scale) == (0.5, 0.25) and tuple(preview.translate) == (3.0, -2.0)
     qtbot.waitUntil(lambda: len(updates) >= 2, timeout=10_000)  # updated in place, not re-added

@@ -177,7 +177,7 @@ class DenoiseWidget(QWidget):
         self.model = None  # the current model: trained here, or loaded
         self._model_origin = ""
         self._preview_layer = None
-        self._preview_shown = False  # the preview layer holds a preview (until then: hidden, 1 pixel)
+        self._preview_shown = False  # the preview layer holds a preview (until then: hidden, 1 pixel, `[preview…]`)
         self._step_offset = 0
         self._res = _Resources()
         # injectable for tests: (title) -> folder path, "" when cancelled
@@ -375,6 +375,10 @@ class DenoiseWidget(QWidget):
     def preview_shown(self) -> bool:
         """Whether the `<source> [preview]` layer shows a preview yet."""
         return self._preview_shown and self._preview_layer is not None
+
+    def _preview_name(self, source) -> str:
+        """`<source> [preview]` once it shows a preview; `<source> [preview…]` while it waits."""
+        return f"{source.name} [preview]" if self._preview_shown else f"{source.name} [preview…]"
 
     def _set_state(self, state: str) -> None:
         """idle | training (Train reads Stop) | predicting (everything waits)."""
@@ -651,7 +655,7 @@ class DenoiseWidget(QWidget):
         (benchmarks/widget_latency.py)."""
         self._remove_preview()
         self._preview_layer = self.viewer.add_image(
-            np.zeros((1,) * source.ndim, np.float32), name=f"{source.name} [preview]", visible=False,
+            np.zeros((1,) * source.ndim, np.float32), name=self._preview_name(source), visible=False,
             scale=source.scale, translate=source.translate, affine=source.affine, colormap=source.colormap,
             contrast_limits=source.contrast_limits)
 
@@ -660,16 +664,18 @@ class DenoiseWidget(QWidget):
         data, start = place(preview, region)
         translate = np.asarray(source.translate) + np.asarray(start) * np.asarray(source.scale)
         layer = self._preview_layer
-        if layer is None or layer not in self.viewer.layers:
+        if layer is None or layer not in self.viewer.layers:  # the user removed it: add it again
+            self._preview_shown = True
             self._preview_layer = self.viewer.add_image(
-                data, name=f"{source.name} [preview]", scale=source.scale, translate=translate,
+                data, name=self._preview_name(source), scale=source.scale, translate=translate,
                 affine=source.affine, colormap=source.colormap, contrast_limits=source.contrast_limits)
-        else:
-            layer.translate = translate
-            layer.data = data
-            if not self._preview_shown:
-                layer.visible = True  # only the first time: a user may hide it afterwards
-        self._preview_shown = True
+            return
+        layer.translate = translate
+        layer.data = data
+        if not self._preview_shown:  # the first preview: only now is it `<source> [preview]`
+            self._preview_shown = True
+            layer.name = self._preview_name(source)
+            layer.visible = True  # only the first time: a user may hide it afterwards
 
     def _remove_preview(self) -> None:
         layer, self._preview_layer, self._preview_shown = self._preview_layer, None, False
@@ -679,7 +685,7 @@ class DenoiseWidget(QWidget):
     def _on_source_renamed(self, event=None) -> None:
         job = self._res.job
         if job is not None and self._preview_layer is not None:
-            self._preview_layer.name = f"{job.source.name} [preview]"
+            self._preview_layer.name = self._preview_name(job.source)
 
     # -- results, layers removed --------------------------------------------------------------
 
