@@ -184,6 +184,7 @@ class DenoiseWidget(QWidget):
         self.ask_directory = lambda title: QFileDialog.getExistingDirectory(self, title)
         self._build()
         self._connect()
+        _jobs.warm_up_torch()
         self._on_source_changed(self.layer_picker.current_layer())
         self._set_state("idle")
 

@@ -41,6 +41,28 @@ def worker_threads() -> int:
     return max(1, torch.get_num_threads() - 1)
 
 
+torch_warm = threading.Event()  # set once torch's lazily imported optimiser machinery is loaded
+_warming = threading.Lock()
+
+
+def warm_up_torch() -> None:
+    """Load, on a thread of its own and once per process, what torch imports only when the
+    first optimiser is built: torch._dynamo, with sympy and torch.distributed (1-2 s on a CPU).
+    Parts of that import keep the GIL for up to ~240 ms at a time (`marshal.loads` of large
+    modules), so in the first training's worker it stalled napari's event loop while the
+    first preview was awaited; started when the dock opens, it runs while the user picks
+    settings."""
+    if not torch_warm.is_set() and _warming.acquire(blocking=False):
+        threading.Thread(target=_build_an_optimiser, name="blindspot-warm-up").start()
+
+
+def _build_an_optimiser() -> None:
+    try:
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    finally:
+        torch_warm.set()
+
+
 @contextmanager
 def _torch_threads(n: int):
     before = torch.get_num_threads()
