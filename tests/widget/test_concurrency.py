@@ -22,7 +22,7 @@ def test_renaming_the_source_during_training_renames_preview_and_result(viewer, 
     widget.train_button.click()
     source.name = "tissue"  # before the first preview
     assert _names(viewer) == ["tissue", "tissue [preview…]"]
-    qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
+    qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)  # shown, and named so
     assert _names(viewer) == ["tissue", "tissue [preview]"]
 
     source.name = "cells"

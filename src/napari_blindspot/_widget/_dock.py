@@ -58,6 +58,7 @@ CHANNELS_TIP = (
     "other channels: for unrelated stains, or when one channel's structures must not appear in "
     "another. Slower: with N channels, a step costs about N times as much."
 )
+PREVIEW_PENDING = " [preview…]"  # the preview layer's name suffix until the first preview
 Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d
 ERROR_STYLE = "QLineEdit { border: 1px solid #e0443e; }"
 
@@ -374,12 +375,13 @@ class DenoiseWidget(QWidget):
 
     @property
     def preview_shown(self) -> bool:
-        """Whether the `<source> [preview]` layer shows a preview yet."""
-        return self._preview_shown and self._preview_layer is not None
+        """Whether the `<source> [preview]` layer shows a preview yet (and has that name)."""
+        layer = self._preview_layer
+        return self._preview_shown and layer is not None and not layer.name.endswith(PREVIEW_PENDING)
 
     def _preview_name(self, source) -> str:
         """`<source> [preview]` once it shows a preview; `<source> [preview…]` while it waits."""
-        return f"{source.name} [preview]" if self._preview_shown else f"{source.name} [preview…]"
+        return f"{source.name} [preview]" if self._preview_shown else source.name + PREVIEW_PENDING
 
     def _set_state(self, state: str) -> None:
         """idle | training (Train reads Stop) | predicting (everything waits)."""
@@ -675,8 +677,15 @@ class DenoiseWidget(QWidget):
         layer.data = data
         if not self._preview_shown:  # the first preview: only now is it `<source> [preview]`
             self._preview_shown = True
-            layer.name = self._preview_name(source)
             layer.visible = True  # only the first time: a user may hide it afterwards
+            # renamed in the next turn of the event loop: the layer list and both layer pickers
+            # redraw for it, and this turn already repaints the canvas and the layer list
+            QTimer.singleShot(0, self._name_preview)
+
+    def _name_preview(self) -> None:
+        job, layer = self._res.job, self._preview_layer
+        if job is not None and layer is not None and layer in self.viewer.layers:
+            layer.name = self._preview_name(job.source)
 
     def _remove_preview(self) -> None:
         layer, self._preview_layer, self._preview_shown = self._preview_layer, None, False

@@ -72,6 +72,12 @@ class LayerPicker(QComboBox):
         """Rebuild the items from the viewer's layers, keeping the chosen layer chosen."""
         chosen = self.current_layer()
         usable = [layer for layer in self.viewer.layers if why_not_usable(layer) is None]
+        renamed = getattr(event, "source", None) if getattr(event, "type", None) == "name" else None
+        if renamed is not None and renamed in usable and usable == self._layers:  # only its text changes
+            for index, layer in enumerate(usable):
+                if self.itemText(index) != layer.name:
+                    self.setItemText(index, layer.name)
+            return
         left_out = [f"'{layer.name}' ({why})" for layer in self.viewer.layers
                     if (why := why_not_usable(layer)) in ("RGB", "labels")]
         self.blockSignals(True)
