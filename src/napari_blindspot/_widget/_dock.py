@@ -673,7 +673,8 @@ class DenoiseWidget(QWidget):
                 data, name=self._preview_name(source), scale=source.scale, translate=translate,
                 affine=source.affine, colormap=source.colormap, contrast_limits=source.contrast_limits)
             return
-        layer.translate = translate
+        if not np.array_equal(layer.translate, translate):  # setting it, even unchanged, costs ~20 ms
+            layer.translate = translate
         layer.data = data
         if not self._preview_shown:  # the first preview: only now is it `<source> [preview]`
             self._preview_shown = True
