@@ -3,7 +3,7 @@
 import numpy as np
 from napari.layers import Image
 
-from napari_blindspot._widget._preview import place, preview_region
+from napari_blindspot._widget._preview import blank, place, preview_region
 
 from .conftest import noisy
 
@@ -110,3 +110,10 @@ def test_preview_region_follows_the_current_step_and_the_field_of_view():
 def test_place_puts_a_plane_back_on_its_slice():
     data, start = place(np.ones((5, 6)), (3, slice(10, 15), slice(None)))
     assert data.shape == (1, 5, 6) and start == (3, 10, 0)
+
+
+def test_blank_is_shaped_like_the_preview_of_its_region():
+    region = (3, slice(None), slice(10, 15), slice(0, 6))  # Z, C, Y, X
+    assert blank(region, (8, 2, 40, 30)).shape == (2, 5, 6)
+    data, start = place(blank(region, (8, 2, 40, 30)), region)
+    assert data.shape == (1, 2, 5, 6) and start == (3, 0, 10, 0) and not data.any()

@@ -12,7 +12,7 @@ from .conftest import noisy, wait_idle
 
 def _watch_preview_updates(viewer, source_name):
     """Count in-place data updates of the preview layer of `source_name` once it is added (at
-    Train, hidden, one pixel, named `<source> [preview…]`; the first update fills it)."""
+    Train, transparent zeros named `<source> [preview…]`; the first update fills it)."""
     updates = []
 
     def on_inserted(event):
@@ -32,11 +32,12 @@ def test_train_shows_live_preview_then_result_and_never_touches_the_source(viewe
 
     widget.train_button.click()
     assert widget.train_button.text() == "Stop"
-    preview = viewer.layers["noisy [preview…]"]  # there from the start: hidden until the first preview
-    assert not preview.visible and "noisy [preview]" not in viewer.layers
+    preview = viewer.layers["noisy [preview…]"]  # there from the start: transparent until the first preview
+    assert preview.opacity == 0 and not preview.data.any() and "noisy [preview]" not in viewer.layers
+    assert preview.data.shape == (32, 48) and tuple(preview.translate) == (3.0, -2.0)  # where it will show
     qtbot.waitUntil(lambda: "noisy [preview]" in viewer.layers, timeout=10_000)
     assert viewer.layers["noisy [preview]"] is preview and widget.preview_shown
-    assert preview.visible and preview.data.shape == (32, 48)
+    assert preview.opacity == 1 and preview.visible and preview.data.shape == (32, 48) and preview.data.any()
     assert tuple(preview.scale) == (0.5, 0.25) and tuple(preview.translate) == (3.0, -2.0)
     qtbot.waitUntil(lambda: len(updates) >= 2, timeout=10_000)  # updated in place, not re-added
     assert viewer.layers["noisy [preview]"] is preview

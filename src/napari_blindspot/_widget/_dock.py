@@ -43,7 +43,7 @@ from . import _jobs
 from ._gl import make_canvas_current
 from ._layers import LayerPicker, layer_data
 from ._plot import LossPlot
-from ._preview import MAX_SIDE, place, preview_region
+from ._preview import MAX_SIDE, blank, place, preview_region
 from ._progress import ProgressBar
 
 METHODS = {"N2V": "n2v", "N2V2": "n2v2", "HQ-SSL": "hqssl"}
@@ -178,7 +178,7 @@ class DenoiseWidget(QWidget):
         self.model = None  # the current model: trained here, or loaded
         self._model_origin = ""
         self._preview_layer = None
-        self._preview_shown = False  # the preview layer holds a preview (until then: hidden, 1 pixel, `[preview…]`)
+        self._preview_shown = False  # the preview layer holds a preview (until then: transparent, `[preview…]`)
         self._step_offset = 0
         self._res = _Resources()
         # injectable for tests: (title) -> folder path, "" when cancelled
@@ -554,7 +554,7 @@ class DenoiseWidget(QWidget):
         if model is None:
             self.loss_plot.clear()
         if self.preview_every_s:
-            self._add_preview_placeholder(layer)
+            self._add_preview_placeholder(layer, region, image.shape)
         self._start(_Job("train", worker, status, layer, axes), "training")
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat("Starting…")
@@ -651,21 +651,27 @@ class DenoiseWidget(QWidget):
         if job is not None and job.run is not None and job.source in self.viewer.layers:
             job.run.set_preview_region(self._preview_region(job.source, job.axes))
 
-    def _add_preview_placeholder(self, source) -> None:
-        """Add the preview layer hidden, one pixel, before training starts. napari's add_image
-        takes 90-250 ms of the UI thread (layer controls, vispy visual). Done here, before the
-        worker competes for the CPU, it leaves the first preview only a data update
+    def _add_preview_placeholder(self, source, region: tuple, shape: tuple[int, ...]) -> None:
+        """Add the preview layer before training starts: zeros where the first preview will go,
+        fully transparent. napari's add_image takes 90-250 ms of the UI thread (layer controls,
+        vispy visual) and the first draw of a layer compiles its shaders; done here, before the
+        worker competes for the CPU, they leave the first preview only a data update
         (benchmarks/widget_latency.py)."""
         self._remove_preview()
+        data, translate = self._placement(blank(region, shape), region, source)
         self._preview_layer = self.viewer.add_image(
-            np.zeros((1,) * source.ndim, np.float32), name=self._preview_name(source), visible=False,
-            scale=source.scale, translate=source.translate, affine=source.affine, colormap=source.colormap,
-            contrast_limits=source.contrast_limits)
+            data, name=self._preview_name(source), opacity=0.0, scale=source.scale, translate=translate,
+            affine=source.affine, colormap=source.colormap, contrast_limits=source.contrast_limits)
+
+    @staticmethod
+    def _placement(preview: np.ndarray, region: tuple, source) -> tuple[np.ndarray, np.ndarray]:
+        """The preview layer's data and translate for the preview of `region` of `source`."""
+        data, start = place(preview, region)
+        return data, np.asarray(source.translate) + np.asarray(start) * np.asarray(source.scale)
 
     def _show_preview(self, preview: np.ndarray, region: tuple, source) -> None:
         """Put the preview of `region` where it belongs: a region-sized layer placed by translate."""
-        data, start = place(preview, region)
-        translate = np.asarray(source.translate) + np.asarray(start) * np.asarray(source.scale)
+        data, translate = self._placement(preview, region, source)
         layer = self._preview_layer
         if layer is None or layer not in self.viewer.layers:  # the user removed it: add it again
             self._preview_shown = True
@@ -678,7 +684,8 @@ class DenoiseWidget(QWidget):
         layer.data = data
         if not self._preview_shown:  # the first preview: only now is it `<source> [preview]`
             self._preview_shown = True
-            layer.visible = True  # only the first time: a user may hide it afterwards
+            if layer.opacity == 0.0:  # the placeholder's; a user may have changed it meanwhile
+                layer.opacity = 1.0
             # renamed in the next turn of the event loop: the layer list and both layer pickers
             # redraw for it, and this turn already repaints the canvas and the layer list
             QTimer.singleShot(0, self._name_preview)

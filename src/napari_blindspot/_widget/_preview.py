@@ -69,3 +69,9 @@ def place(preview: np.ndarray, region: tuple) -> tuple[np.ndarray, tuple[int, ..
             data = np.expand_dims(data, axis)
             start.append(int(want))
     return data, tuple(start)
+
+
+def blank(region: tuple, shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros shaped like the preview of `region` of an image of `shape` (before `place`)."""
+    sizes = [len(range(*want.indices(size))) for want, size in zip(region, shape) if isinstance(want, slice)]
+    return np.zeros(sizes, np.float32)
