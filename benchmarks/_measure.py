@@ -60,6 +60,24 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_speed_s() -> float:
+    """Seconds for 200 products of 512x512 float32 matrices on one torch thread: how fast the
+    machine is right now (on this shared VM it varied by 40 % within half an hour), to read
+    timings taken at different times against."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x = torch.randn(512, 512)
+        start = time.perf_counter()
+        for _ in range(200):
+            x @ x
+        return time.perf_counter() - start
+    finally:
+        torch.set_num_threads(before)
+
+
 def merge_results(path: Path, key: str, entry: dict) -> None:
     """Write entry under results[key], keeping other keys: cases can be (re)run one at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
