@@ -95,8 +95,10 @@ def main() -> None:
         return dict(first_preview=(first_preview[0] - start) if first_preview else None,
                     click_handler=clicked - start, stall=float(gaps.max()), stall_all=float(all_gaps.max()), worst_stalls_at_s_ms=worst_at,
                     stall_besides_first_preview=float(max(others, default=0.0)),
+                    gaps=len(gaps), gaps_over_100ms=int((gaps >= 0.1).sum()),
                     steps_per_s=history["steps"] / history["seconds"], steps=history["steps"])
 
+    speed_before = cpu_speed_s()
     cold = one_run(True)  # the session's first run: torch and napari warm up; not in the averages
     print(f"cold run (previews on): {cold}", flush=True)
     runs = {True: [], False: []}
@@ -118,7 +120,7 @@ def main() -> None:
     print()
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"{args.method}, 512x512, {args.seconds:.0f} s per run, a first run then {args.repeats} runs each with previews on and off; "
-          f"machine speed check (200 matmuls of 512x512, one thread) {speed:.2f} s")
+          f"machine speed check (200 matmuls of 512x512, one thread) {speed_before:.2f} s before, {speed:.2f} s after")
     print()
     print("| measure | value | target |")
     print("|---|---|---|")
@@ -126,6 +128,8 @@ def main() -> None:
           f"{cold['first_preview']:.2f} / {first:.2f} | <= 5 |")
     print(f"| longest event-loop stall while training, all runs (ms) | {1000 * stall:.0f} | < 100 |")
     print(f"| the same, besides the gap in which the first preview is shown (ms) | {1000 * stall_besides:.0f} | |")
+    over = sum(r["gaps_over_100ms"] for r in [cold] + on + off)
+    print(f"| timer gaps of 100 ms or more while training, all runs | {over} of {sum(r['gaps'] for r in [cold] + on + off)} | |")
     print(f"| longest stall incl. adding the result layer (ms) | {1000 * stall_all:.0f} | |")
     click = max(r["click_handler"] for r in [cold] + on + off)
     print(f"| Train's click handler, before training starts (ms), worst run | {1000 * click:.0f} | |")
