@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # multi-GB CUDA build; the package itself accepts any torch >= 2.2.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install clean xvfb
+.PHONY: demo test docs install clean xvfb
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,5 +30,8 @@ test: $(VENV)/.installed xvfb
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m napari_blindspot.demo
 
+docs: $(VENV)/.installed  # the documentation site, in site/ (also checked by tests/test_docs.py)
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

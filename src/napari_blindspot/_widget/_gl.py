@@ -7,7 +7,7 @@ repaint of any widget (`QProgressBar.setValue` repaints at once) that is Qt's co
 context, not the canvas's. Mesa (llvmpipe and softpipe, under Xvfb) then segfaulted in the
 canvas's next glDrawArrays: in 9 of 9 tries of benchmarks/widget_latency.py with the preview
 layer added at Train, each within its first two training runs; with the canvas's context made
-current first, not once since (10 scripts of 3-7 runs, a 51-cycle soak). napari's Windows
+current first, not once since (more than 20 scripts of 3-9 runs, a 51-cycle soak). napari's Windows
 reports of access violations in glDrawArrays after layers are removed (napari#6472, #8471) may
 be the same thing.
 """
