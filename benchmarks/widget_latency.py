@@ -8,7 +8,8 @@ Targets (issue 5): first preview <= 5 s after pressing Train; longest event-loop
 training throughput (steps/s with previews on vs off, same widget, same settings, alternated).
 Stalls are counted from the end of Train's click handler (which adds the transparent preview layer
 and starts the worker; timed apart) to the end of training.
-Prints a markdown table for docs/benchmarks.md.
+Prints a markdown table for docs/benchmarks.md and records every run, the summary, the load
+and the machine's speed in benchmarks/results/widget_latency.json (merged by method and time).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import argparse
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
-from _measure import cpu_speed_s, pump_qt
+from _measure import cpu_speed_s, load, merge_results, pump_qt
+
+RESULTS = Path(__file__).parent / "results" / "widget_latency.json"
 
 
 def main() -> None:
@@ -27,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="time budget of each training run")
     parser.add_argument("--repeats", type=int, default=2, help="runs with previews on, and off")
     parser.add_argument("--method", default="N2V", choices=["N2V", "N2V2", "HQ-SSL"])
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     import napari
@@ -101,7 +106,7 @@ def main() -> None:
                     steps_per_s=history["steps"] / history["seconds"], steps=history["steps"],
                     preview_share=run.timings["preview"] / history["seconds"] if run is not None else None)
 
-    speed_before = cpu_speed_s()
+    speed_before, load_before = cpu_speed_s(), load()
     cold = one_run(True)  # the session's first run: torch and napari warm up; not in the averages
     print(f"cold run (previews on): {cold}", flush=True)
     runs = {True: [], False: []}
@@ -145,6 +150,15 @@ def main() -> None:
     print(f"| training steps/s, previews off | {rate_off:.2f} | |")
     print(f"| preview cost (throughput lost): pooled / median of neighbouring pairs | {cost:.1f}% / {100 * np.median(pairs):.1f}% | <= 10% |")
     print(f"| training time the worker spent computing previews | {share:.1f}% | |")
+    summary = dict(first_preview_s=[cold["first_preview"], first], stall_ms=1000 * stall,
+                   stall_besides_first_preview_ms=1000 * stall_besides, gaps_over_100ms=over,
+                   stall_with_result_ms=1000 * stall_all, click_handler_ms=1000 * click,
+                   steps_per_s_on=rate_on, steps_per_s_off=rate_off, preview_cost_pooled_pct=cost,
+                   preview_cost_pairs_median_pct=100 * np.median(pairs), preview_share_pct=share)
+    merge_results(args.out, f"{args.method} {time.strftime('%Y-%m-%d %H:%M')}",
+                  dict(seconds=args.seconds, repeats=args.repeats, load_before=load_before, load_after=load(),
+                       speed_check_s=[speed_before, speed], summary=summary,
+                       runs=dict(cold=cold, previews_on=on, previews_off=off)))
 
 
 if __name__ == "__main__":
