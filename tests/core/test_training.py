@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import napari_blindspot as nb
+from napari_blindspot.core import training
 from napari_blindspot.core.training import TrainConfig
 
 
@@ -70,6 +71,16 @@ def test_previews_show_the_requested_region(noisy_image):
     assert previews
     assert previews[0].preview.shape == (32, 64)
     assert previews[0].preview_region == (1, slice(8, 40), slice(0, 64))
+
+
+def test_previews_take_a_bounded_share_of_training_time(noisy_image):
+    _, noisy = noisy_image
+    run = nb.train(noisy, TrainConfig(axes="YX", time_budget_s=3, features=8, patch_size=16, batch_size=2,
+                                      preview_every_s=0.001))  # asked for as often as possible
+    previews = sum(e.preview is not None for e in run)
+    assert previews >= 2
+    # each preview is followed by training 19x as long as it took; the last may end the run early
+    assert run.timings["preview"] <= 1.5 * training.PREVIEW_SHARE * run.model.spec.history["seconds"]
 
 
 def test_train_more_continues_from_the_model(noisy_image):

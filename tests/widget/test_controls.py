@@ -1,8 +1,10 @@
 """The widget's controls: layer picker, axes, method-dependent settings, preview regions."""
 
 import numpy as np
+import pytest
 from napari.layers import Image
 
+from napari_blindspot._widget._jobs import display_range
 from napari_blindspot._widget._preview import blank, place, preview_region
 
 from .conftest import noisy
@@ -117,3 +119,9 @@ def test_blank_is_shaped_like_the_preview_of_its_region():
     assert blank(region, (8, 2, 40, 30)).shape == (2, 5, 6)
     data, start = place(blank(region, (8, 2, 40, 30)), region)
     assert data.shape == (1, 2, 5, 6) and start == (3, 0, 10, 0) and not data.any()
+
+
+def test_display_range_leaves_out_the_extreme_pixels_and_never_collapses():
+    image = np.linspace(0.0, 1000.0, 100_001).reshape(1, -1)
+    assert display_range(image) == pytest.approx((1.0, 999.0))  # the 0.1 and 99.9 percentiles
+    assert display_range(np.full((4, 4), 7.0)) == (7.0, 8.0)  # a flat image still gets a valid range

@@ -57,6 +57,8 @@ def test_lazy_hqssl_result_has_a_lazy_uncertainty_layer_with_a_display_range(vie
     assert isinstance(viewer.layers["lazy [hqssl denoised]"].data, da.Array) and isinstance(std.data, da.Array)
     low, high = std.contrast_limits
     assert low == 0 and high > 0
+    low, high = viewer.layers["lazy [hqssl denoised]"].contrast_limits  # from a central block, not (0, 200)
+    assert 0 < low < high < 200
 
 
 def test_multiscale_preview_region_is_in_level_0_pixels():

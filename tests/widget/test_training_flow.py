@@ -48,11 +48,31 @@ def test_train_shows_live_preview_then_result_and_never_touches_the_source(viewe
     assert result.data.shape == image.shape and result.data.dtype == np.float32
     assert tuple(result.scale) == (0.5, 0.25) and tuple(result.translate) == (3.0, -2.0)
     assert result.data.std() < image.std()
+    low, high = result.contrast_limits  # its own range, not the noisy source's (which shows it flat grey)
+    assert result.data.min() <= low < high <= result.data.max()
+    assert high - low < np.subtract(*source.contrast_limits[::-1])
     assert source.data is image and source.data.tobytes() == original.tobytes()
     assert widget.train_button.text() == "Train" and widget.train_button.isEnabled()
     assert widget.train_more_button.isEnabled() and widget.save_button.isEnabled()
     assert widget.progress_bar.text().startswith("Done")
     assert len(widget.loss_plot.steps) > 0
+
+
+def test_each_preview_gets_its_own_contrast_until_the_user_sets_one(viewer, make_widget, qtbot):
+    viewer.add_image(noisy((32, 48)), name="noisy")
+    widget = make_widget(seconds=60)
+    updates = _watch_preview_updates(viewer, "noisy")
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: len(updates) >= 2, timeout=10_000)
+    preview = widget._preview_layer
+    low, high = preview.contrast_limits
+    assert preview.data.min() <= low < high <= preview.data.max()  # fits the latest preview
+    preview.contrast_limits = (0.0, 500.0)  # the user's choice
+    seen = len(updates)
+    qtbot.waitUntil(lambda: len(updates) >= seen + 2, timeout=10_000)
+    assert tuple(preview.contrast_limits) == (0.0, 500.0)
+    widget.stop()
+    wait_idle(qtbot, widget)
 
 
 def test_stop_ends_training_within_one_second_and_still_gives_the_result(viewer, make_widget, qtbot):

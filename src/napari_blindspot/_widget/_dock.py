@@ -179,6 +179,7 @@ class DenoiseWidget(QWidget):
         self._model_origin = ""
         self._preview_layer = None
         self._preview_shown = False  # the preview layer holds a preview (until then: transparent, `[preview…]`)
+        self._preview_limits = None  # the contrast limits the widget last gave the preview layer
         self._step_offset = 0
         self._res = _Resources()
         # injectable for tests: (title) -> folder path, "" when cancelled
@@ -662,6 +663,7 @@ class DenoiseWidget(QWidget):
         self._preview_layer = self.viewer.add_image(
             data, name=self._preview_name(source), opacity=0.0, scale=source.scale, translate=translate,
             affine=source.affine, colormap=source.colormap, contrast_limits=source.contrast_limits)
+        self._preview_limits = tuple(self._preview_layer.contrast_limits)
 
     @staticmethod
     def _placement(preview: np.ndarray, region: tuple, source) -> tuple[np.ndarray, np.ndarray]:
@@ -677,10 +679,14 @@ class DenoiseWidget(QWidget):
             self._preview_shown = True
             self._preview_layer = self.viewer.add_image(
                 data, name=self._preview_name(source), scale=source.scale, translate=translate,
-                affine=source.affine, colormap=source.colormap, contrast_limits=source.contrast_limits)
+                affine=source.affine, colormap=source.colormap, contrast_limits=_jobs.display_range(preview))
+            self._preview_limits = tuple(self._preview_layer.contrast_limits)
             return
         if not np.array_equal(layer.translate, translate):  # setting it, even unchanged, costs ~20 ms
             layer.translate = translate
+        if tuple(layer.contrast_limits) == self._preview_limits:  # else the user has set them: theirs stay
+            layer.contrast_limits = _jobs.display_range(preview)
+            self._preview_limits = tuple(layer.contrast_limits)
         layer.data = data
         if not self._preview_shown:  # the first preview: only now is it `<source> [preview]`
             self._preview_shown = True
@@ -712,8 +718,8 @@ class DenoiseWidget(QWidget):
                          shear=source.shear, affine=source.affine)
         self._remove_preview()
         self.viewer.add_image(result.denoised, name=f"{source.name} [{result.method} denoised]",
-                              colormap=source.colormap, contrast_limits=source.contrast_limits, **placement)
-        if result.uncertainty is not None:  # lazy: limits given, or napari computes planes to find them
+                              colormap=source.colormap, contrast_limits=result.limits, **placement)
+        if result.uncertainty is not None:
             self.viewer.add_image(result.uncertainty, name=f"{source.name} [uncertainty]", colormap="magma",
                                   visible=False, contrast_limits=result.uncertainty_limits, **placement)
         self.model = result.model

@@ -113,7 +113,8 @@ class Result:
     steps: int = 0
     seconds: float = 0.0
     lazy: bool = False
-    uncertainty_limits: tuple[float, float] | None = None  # display range of a lazy uncertainty layer
+    limits: tuple[float, float] | None = None  # display ranges (contrast limits) of the two layers
+    uncertainty_limits: tuple[float, float] | None = None
 
 
 @dataclass
@@ -132,25 +133,37 @@ def describe_error(err: BaseException, doing: str) -> str:
     return f"{doing.capitalize()} failed ({type(err).__name__}: {text})"
 
 
+def display_range(image: np.ndarray, samples: int = 2**20) -> tuple[float, float]:
+    """Contrast limits that show `image` well: its 0.1 and 99.9 percentiles (from at most
+    `samples` evenly spaced pixels). A denoised image spans much less than its noisy source,
+    whose limits would show it flat grey."""
+    flat = np.asarray(image).ravel()
+    low, high = np.percentile(flat[:: max(1, flat.size // samples)], [0.1, 99.9])
+    return (float(low), float(high)) if high > low else (float(low), float(low) + 1.0)
+
+
 def predict(model, image, axes: str, status: JobStatus, lazy: bool = False) -> Result:
-    """The full prediction (and HQ-SSL's uncertainty), reporting tiles done through `status`;
-    with `lazy`, dask arrays that denoise a plane (or volume) when it is read."""
-    uncertain, history, limits = model.method == "hqssl", model.spec.history, None
+    """The full prediction (and HQ-SSL's uncertainty) with display ranges for both, reporting
+    tiles done through `status`; with `lazy`, dask arrays that denoise a plane (or volume)
+    when it is read."""
+    uncertain, history = model.method == "hqssl", model.spec.history
     if lazy:
         out = predict_lazy(model, image, axes, return_uncertainty=uncertain)
-        if uncertain:
-            limits = _uncertainty_limits(model, image, axes)
+        sample = _central_block(model, image, axes)
     else:
         with _torch_threads(worker_threads()):
             out = model.predict(image, axes, return_uncertainty=uncertain, progress=status._predict_progress)
+        sample = out
     denoised, std = out if uncertain else (out, None)
+    sample_denoised, sample_std = sample if uncertain else (sample, None)
     return Result(model, model.method, denoised, std, history.get("steps", 0), history.get("seconds", 0.0),
-                  lazy, limits)
+                  lazy, display_range(sample_denoised),
+                  None if sample_std is None else (0.0, display_range(sample_std)[1]))
 
 
-def _uncertainty_limits(model, image, axes: str, side: int = 128) -> tuple[float, float]:
-    """Display range for a lazy uncertainty layer from a small central block (without it,
-    napari would compute whole planes of the layer just to pick a contrast)."""
+def _central_block(model, image, axes: str, side: int = 128):
+    """The prediction (and uncertainty) of a small central block of a lazy source, for display
+    ranges: without them napari would compute whole planes of the layers just to pick a contrast."""
     spatial = "ZYX" if model.spec.spatial_ndim == 3 else "YX"
     index = []
     for size, axis in zip(image.shape, axes.upper()):
@@ -160,9 +173,7 @@ def _uncertainty_limits(model, image, axes: str, side: int = 128) -> tuple[float
         else:
             index.append(slice(None) if axis == "C" else slice(size // 2, size // 2 + 1))
     with _torch_threads(worker_threads()):
-        _, std = model.predict(image[tuple(index)], axes, return_uncertainty=True)
-    high = float(np.percentile(std, 99.5))
-    return (0.0, high if high > 0 else 1.0)
+        return model.predict(image[tuple(index)], axes, return_uncertainty=model.method == "hqssl")
 
 
 def train_job(image, config: training.TrainConfig, model, region: tuple | None, status: JobStatus,

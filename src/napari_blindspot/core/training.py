@@ -126,6 +126,8 @@ class _Settings:
 MIN_SIDE = 16  # smallest image side (pixels) we train on
 NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
 NOISE_LR_FACTOR = 10.0  # noise parameters are few and well determined: let them move faster
+PREVIEW_SHARE = 0.05  # previews take at most this share of training time (HQ-SSL's cost 9.9 % of
+# throughput in the widget at 0.077: benchmarks/widget_latency.py)
 
 
 def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int, ...]:
@@ -347,8 +349,8 @@ class TrainingRun:
                 event.preview_region, event.preview = self._preview()
                 preview_cost = time.perf_counter() - t0
                 self.timings["preview"] += preview_cost
-                # previews may take at most ~8% of the time: wait at least 12x their cost
-                next_preview = time.perf_counter() - start + max(cfg.preview_every_s, 12 * preview_cost)
+                wait = preview_cost * (1 / PREVIEW_SHARE - 1)  # cost / (cost + wait) = PREVIEW_SHARE
+                next_preview = time.perf_counter() - start + max(cfg.preview_every_s, wait)
             yield event
         elapsed = time.perf_counter() - start
         if step:
