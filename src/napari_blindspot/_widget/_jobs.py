@@ -113,8 +113,8 @@ class Result:
     steps: int = 0
     seconds: float = 0.0
     lazy: bool = False
-    limits: tuple[float, float] | None = None  # display ranges (contrast limits) of the two layers
-    uncertainty_limits: tuple[float, float] | None = None
+    limits: tuple[float, float] | None = None  # display range (contrast limits) of the denoised layer
+    uncertainty_limits: tuple[float, float] | None = None  # ...and of the uncertainty layer
 
 
 @dataclass

@@ -126,8 +126,8 @@ class _Settings:
 MIN_SIDE = 16  # smallest image side (pixels) we train on
 NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
 NOISE_LR_FACTOR = 10.0  # noise parameters are few and well determined: let them move faster
-PREVIEW_SHARE = 0.05  # previews take at most this share of training time (HQ-SSL's cost 9.9 % of
-# throughput in the widget at 0.077: benchmarks/widget_latency.py)
+PREVIEW_SHARE = 0.05  # previews take at most this share of training time (at 1/13, HQ-SSL's
+# previews cost 9.9 % of its throughput in the widget: benchmarks/widget_latency.py)
 
 
 def _fit_patch(default: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int, ...]:
