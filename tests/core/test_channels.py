@@ -89,3 +89,15 @@ def test_continuing_a_model_keeps_its_channel_layout():
 def test_an_unknown_channel_mode_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="'joint'.*'independent'"):
         TrainConfig(channels="separate")
+
+
+def test_a_known_sigma_holds_in_input_units_for_every_channel(tmp_path):
+    """sigma is in the image's units: each channel's normalised sigma uses that channel's std,
+    so the noise model reports the given sigma for a dim and a bright channel alike."""
+    image = _two_channels()
+    run = nb.train(image, TrainConfig(axes="CYX", method="hqssl", noise="gaussian", sigma=5.0, **TINY))
+    norm = run.model.spec.normalisation
+    assert run.model.noise.describe(norm.mean, norm.std)["sigma"] == pytest.approx([5.0, 5.0])
+    run.model.save(tmp_path / "m")
+    loaded = nb.load_model(tmp_path / "m")
+    assert loaded.noise.describe(norm.mean, norm.std)["sigma"] == pytest.approx([5.0, 5.0])

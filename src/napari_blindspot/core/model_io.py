@@ -74,6 +74,11 @@ def _require(cond: bool, what: str) -> None:
         raise ModelFileError(f"invalid model config: {what}")
 
 
+def _numbers(v) -> bool:
+    """A list of finite numbers (a per-channel setting such as a known sigma)."""
+    return isinstance(v, list) and all(isinstance(e, (int, float)) and math.isfinite(e) for e in v)
+
+
 def _parse_spec(cfg: dict) -> ModelSpec:
     _require(isinstance(cfg, dict) and cfg.get("format") == FORMAT, f"not a {FORMAT} config")
     _require(cfg.get("format_version") == FORMAT_VERSION,
@@ -97,7 +102,7 @@ def _parse_spec(cfg: dict) -> ModelSpec:
              and all(s > 0 for s in std), "normalisation must list a finite mean and positive std per channel")
     noise = cfg.get("noise")
     _require(noise is None or (isinstance(noise, dict) and all(
-        isinstance(v, (str, int, float)) or v is None for v in noise.values())), "bad noise settings")
+        isinstance(v, (str, int, float)) or v is None or _numbers(v) for v in noise.values())), "bad noise settings")
     _require(cfg["method"] != "hqssl" or noise is not None, "an hqssl model needs a noise config")
     return ModelSpec(
         method=cfg["method"], axes=cfg["axes"], spatial_ndim=cfg["spatial_ndim"], channels=channels,

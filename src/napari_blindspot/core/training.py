@@ -240,7 +240,7 @@ class TrainingRun:
             norm = measure_normalisation(self.view, seed=config.seed)
             noise_cfg = None
             if config.method == "hqssl":
-                sigma = None if config.sigma is None else config.sigma / float(np.mean(norm.std))
+                sigma = None if config.sigma is None else [config.sigma / s for s in norm.std]  # per channel
                 noise_cfg = {"kind": "gaussian" if config.sigma is not None else config.noise, "sigma": sigma}
             spec = ModelSpec(config.method, axes, ndim, self.view.channels, settings.network, norm,
                              noise=noise_cfg, input_dtype=str(np.dtype(image.dtype)))
