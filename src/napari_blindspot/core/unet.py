@@ -1,7 +1,11 @@
 """The plain UNet used by N2V, and its N2V2 variant (blur-pool, no top-level skip).
 
 Works in 2D and 3D on any input size: the input is padded to a multiple of ``2 ** depth`` and
-the output cropped back.
+the output cropped back. At prediction (eval mode) the input is first mirrored by
+`BORDER_CONTEXT` pixels on every side: the convolutions' zero padding is the image mean in
+normalised units, and a bright border pixel next to it came out far worse than the interior
+(docs/benchmarks.md, "Image borders"). N2V sees its centre pixel anyway, so a mirror leaks
+nothing; training keeps plain patches (mirroring them would cost compute on every step).
 
 ``groups=G`` makes G independent networks in one: every convolution is grouped and every
 concatenation keeps each group's channels together (`cat_groups`), so output group g depends
@@ -14,6 +18,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+BORDER_CONTEXT = 8  # mirrored pixels around the input at prediction
 
 
 def _conv(ndim: int):
@@ -82,11 +89,12 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x.shape[2:]
+        border = 0 if self.training else BORDER_CONTEXT
         multiple = 2**self.depth
-        pad = [(-s) % multiple for s in spatial]
-        if any(pad):
-            mode = "reflect" if all(p < s for p, s in zip(pad, spatial)) else "replicate"
-            x = F.pad(x, [v for p in reversed(pad) for v in (0, p)], mode=mode)
+        pad = [(border, border + (-(s + 2 * border)) % multiple) for s in spatial]  # (before, after)
+        if any(sum(p) for p in pad):
+            mode = "reflect" if all(max(p) < s for p, s in zip(pad, spatial)) else "replicate"
+            x = F.pad(x, [v for p in reversed(pad) for v in p], mode=mode)
         skips = []
         for block in self.down:
             x = block(x)
@@ -99,4 +107,4 @@ class UNet(nn.Module):
                 x = cat_groups([x, skips[level]], self.groups)
             x = block(x)
         x = self.head(x)
-        return x[(slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)]
+        return x[(slice(None), slice(None)) + tuple(slice(border, border + s) for s in spatial)]
