@@ -31,9 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
         p.add_argument("--patch-size", type=int, help="training patch side in pixels")
         p.add_argument("--batch-size", type=int)
-        p.add_argument("--channels", default="joint", choices=["joint", "independent"],
-                       help="axis C: one model for all channels (joint, default: channels inform each "
-                            "other) or one model per channel (independent: for unrelated stains)")
+        p.add_argument("--channels", default="independent", choices=["joint", "independent"],
+                       help="axis C: one model per channel (independent, default: no channel leaks into "
+                            "another) or one model for all channels (joint: channels inform each other)")
         z_mode = p.add_mutually_exclusive_group()
         z_mode.add_argument("--2d", dest="three_d", action="store_false", default=None,
                             help="train a Z stack slice by slice in 2D")

@@ -48,7 +48,7 @@ from ._progress import ProgressBar
 
 METHODS = {"N2V": "n2v", "N2V2": "n2v2", "HQ-SSL": "hqssl"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
-CHANNEL_MODES = {"one model for all": "joint", "one model per channel": "independent"}  # -> TrainConfig.channels
+CHANNEL_MODES = {"one model per channel": "independent", "one model for all": "joint"}  # -> TrainConfig.channels
 CHANNELS_TIP = (
     "For images with a C axis.\n"
     "One model for all: one network sees every channel and denoises them together, so channels "

@@ -57,7 +57,7 @@ class TrainConfig:
     num_threads: int | None = None  # CPU threads for torch (default: all available cores)
     # axis C: "joint", one model sees all channels (they can help each other); "independent",
     # one full-width model per channel (a grouped network). A continued model keeps its own.
-    channels: str = "joint"
+    channels: str = "independent"
 
     def __post_init__(self):
         if self.method not in METHODS:
