@@ -39,7 +39,7 @@ def test_ctrl_c_exits_130_and_leaves_every_file_as_it_was(tmp_path, capsys, monk
     (tmp_path / "out.tif").write_bytes(OLD)
     before = _snapshot(tmp_path)
     if where == "training":
-        calls = _interrupt_on_call(monkeypatch, training.TrainingRun, "_loss", call=2)  # the second step
+        calls = _interrupt_on_call(monkeypatch, training, "loss", call=2)  # the second step
     else:  # the second batch of tiles: the first is already in the temporary output
         calls = _interrupt_on_call(monkeypatch, predict, "write_group", call=2)
     argv = [command, str(tmp_path / "in.npy"), str(tmp_path / ("out.tif" if command == "denoise" else "model")),

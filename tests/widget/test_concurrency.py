@@ -69,14 +69,14 @@ def test_running_out_of_memory_mid_training_says_what_to_do_and_returns_to_idle(
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     out_of_memory = threading.Event()
-    real_loss = training.TrainingRun._loss
+    real_loss = training.loss
 
-    def loss_until_memory_runs_out(self, *args):
+    def loss_until_memory_runs_out(*args):
         if out_of_memory.is_set():
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total)")
-        return real_loss(self, *args)
+        return real_loss(*args)
 
-    monkeypatch.setattr(training.TrainingRun, "_loss", loss_until_memory_runs_out)
+    monkeypatch.setattr(training, "loss", loss_until_memory_runs_out)
     widget.train_button.click()
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
     out_of_memory.set()
