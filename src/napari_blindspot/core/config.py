@@ -42,7 +42,8 @@ class TrainConfig:
     scale: tuple[float, ...] | None = None  # voxel spacing, one per image axis (napari's layer.scale)
     mask_percent: float = 1.5  # N2V: share of pixels masked per patch
     preview_every_s: float | None = 2.0  # None: no previews
-    validation_every_s: float = 2.0
+    validation_every_s: float = 2.0  # held-out loss at most this often (and within its share of time)
+    until_converged: bool = False  # end when the held-out loss stops improving (the budget caps it)
     amp: bool = True  # mixed precision on CUDA
     num_threads: int | None = None  # CPU threads for torch (default: all available cores)
     # axis C: "joint", one model sees all channels (they can help each other); "independent",
@@ -58,8 +59,8 @@ class TrainConfig:
         if self.channels not in CHANNEL_MODES:
             raise ValueError(f"unknown channels mode {self.channels!r}: use 'joint' (one model for all "
                              "channels) or 'independent' (one model per channel)")
-        if self.time_budget_s is None and self.steps is None:
-            raise ValueError("give a time budget or a number of steps (or both)")
+        if self.time_budget_s is None and self.steps is None and not self.until_converged:
+            raise ValueError("give a time budget or a number of steps (or both), or until_converged")
         if self.time_budget_s is not None and not (self.time_budget_s > 0 and math.isfinite(self.time_budget_s)):
             raise ValueError(f"time budget must be a positive number of seconds, got {self.time_budget_s}")
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
