@@ -28,7 +28,7 @@ from torch import nn
 
 from .unet import cat_groups
 
-# HQ-SSL widths. "cpu"/"gpu": chosen on one image (docs/benchmarks.md, "HQ-SSL network");
+# HQ-SSL widths. "cpu"/"gpu": chosen on one image (docs/methods.md, "Network size");
 # "reference": the paper's widths, which overfit one image (same section), so no default.
 PRESETS = {
     "cpu": dict(features=16, decoder_features=16, depth=3),
