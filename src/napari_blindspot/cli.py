@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 def _train(args, image):
     from tqdm import tqdm
 
-    from .core.training import TrainConfig, train
+    from .core.config import TrainConfig
+    from .core.training import train
     from .io import read_scale
 
     scale = _parse_scale(args.scale) if args.scale else read_scale(args.input)
@@ -150,7 +151,7 @@ def _run(args) -> None:
     from .io import check_writable, read_image
 
     if args.command == "predict":
-        from .core.model_io import load_model
+        from .core.model import load_model
 
         model = load_model(args.model_dir, device=args.device)
         check_writable(args.output)

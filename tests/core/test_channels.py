@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import napari_blindspot as nb
-from napari_blindspot.core.training import TrainConfig
+from napari_blindspot.core.config import TrainConfig
 
 # on the CPU: results are compared across two trainings, and cuDNN's kernels are not deterministic
 TINY = dict(steps=3, time_budget_s=None, features=4, depth=1, patch_size=16, batch_size=2, preview_every_s=None,

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import napari_blindspot as nb
-from napari_blindspot.core import training
-from napari_blindspot.core.training import TrainConfig
+from napari_blindspot.core import preview
+from napari_blindspot.core.config import TrainConfig
 
 
 def _psnr(clean, x):
@@ -80,7 +80,7 @@ def test_previews_take_a_bounded_share_of_training_time(noisy_image):
     previews = sum(e.preview is not None for e in run)
     assert previews >= 2
     # each preview is followed by training 19x as long as it took; the last may end the run early
-    assert run.timings["preview"] <= 1.5 * training.PREVIEW_SHARE * run.model.spec.history["seconds"]
+    assert run.timings["preview"] <= 1.5 * preview.PREVIEW_SHARE * run.model.spec.history["seconds"]
 
 
 def test_train_more_continues_from_the_model(noisy_image):

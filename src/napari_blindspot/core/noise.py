@@ -59,15 +59,20 @@ class NoiseModel(nn.Module):
         """s_n^2 per pixel for clean value mu (N, C, *spatial), in mu's dtype."""
         raise NotImplementedError
 
-    def loss(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor) -> torch.Tensor:
+    def loss(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor,
+             weight: torch.Tensor | None = None) -> torch.Tensor:
         """mean of (y - mu)^2 / (s_x^2 + s_n^2) + log(s_x^2 + s_n^2), minus 0.1 s_n for
-        learned noise. Float64 inside and out: (y - mu)^2 / tiny variances overflows float32."""
+        learned noise; with `weight` (broadcast to y), its weighted mean (0: not a target).
+        Float64 inside and out: (y - mu)^2 / tiny variances overflows float32."""
         y, mu, prior_var = y.double(), mu.double(), prior_var.double()
         total = prior_var + self.variance(mu)
         nll = (y - mu) ** 2 / total + torch.log(total)
         if self.learned:  # pushes the noise level up against s_x^2 absorbing the noise
             nll = nll - REGULARISER * self.variance(mu.detach()).sqrt()
-        return nll.mean()
+        if weight is None:
+            return nll.mean()
+        weight = weight.to(nll.dtype).expand_as(nll)
+        return (nll * weight).sum() / weight.sum().clamp_min(1)
 
     def posterior(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor):
         """(posterior mean, posterior variance) of the clean value, in y's dtype."""
