@@ -64,14 +64,19 @@ class BlurPool(nn.Module):
         return conv(x, self.kernel.expand(c, 1, *self.kernel.shape[2:]), stride=2, groups=c)
 
 
+def check_layout(ndim: int, in_channels: int, out_channels: int, groups: int) -> None:
+    """2 or 3 spatial axes, and `groups` independent networks that split the channels evenly."""
+    if ndim not in (2, 3):
+        raise ValueError(f"networks work on 2 or 3 spatial axes, not {ndim}")
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+
+
 class UNet(nn.Module):
     def __init__(self, ndim: int = 2, in_channels: int = 1, out_channels: int = 1, depth: int = 2,
                  features: int = 32, n2v2: bool = False, batch_norm: bool = True, groups: int = 1):
         super().__init__()
-        if ndim not in (2, 3):
-            raise ValueError(f"UNet supports 2D and 3D, got ndim={ndim}")
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+        check_layout(ndim, in_channels, out_channels, groups)
         self.ndim, self.depth, self.n2v2, self.groups = ndim, depth, n2v2, groups
         widths = [groups * features * 2**i for i in range(depth + 1)]  # `features` per group
         self.down = nn.ModuleList()
