@@ -129,7 +129,8 @@ def _smooth_noise(rng, shape, sigma) -> np.ndarray:
     """White noise smoothed by a Gaussian of `sigma` pixels per axis (in Fourier space: any sigma
     costs the same), scaled to unit standard deviation."""
     white = np.fft.rfftn(rng.normal(size=shape))
-    smooth = np.fft.irfftn(ndimage.fourier_gaussian(white, np.broadcast_to(sigma, (len(shape),)), n=shape[-1]), shape)
+    smooth = np.fft.irfftn(ndimage.fourier_gaussian(white, np.broadcast_to(sigma, (len(shape),)), n=shape[-1]), shape,
+                          axes=range(len(shape)))
     return smooth / max(smooth.std(), 1e-12)
 
 
