@@ -34,7 +34,8 @@ def test_noisy_image_has_the_clean_image_as_its_mean(repeats):
 def test_noise_variance_is_poisson_gaussian_with_gain_and_read_noise(repeats):
     noisy, clean = repeats
     variance = noisy.var(axis=0, ddof=1)
-    alpha, beta = np.polyfit((clean - 200.0).ravel(), variance.ravel(), 1)  # Var = gain * (clean - offset) + (gain * read)^2 + 1/12
+    # Var = gain * (clean - offset) + (gain * read_noise)^2 + 1/12 (rounding)
+    alpha, beta = np.polyfit((clean - 200.0).ravel(), variance.ravel(), 1)
     assert alpha == pytest.approx(2.0, rel=0.05)
     assert beta == pytest.approx(2.0 ** 2 * 3.0 ** 2 + 1 / 12, rel=0.05)
     assert (clean - 200.0).max() > 5 * (clean - 200.0).min()  # a range of signal levels was fitted
@@ -62,12 +63,12 @@ def test_recordings_share_the_field_and_the_first_is_the_single_recording():
     assert not np.array_equal(pair[0], pair[1])
 
 
-@pytest.mark.parametrize("shape, spacing", [((96, 128), None), ((20, 48, 64), (2.0, 1.0, 1.0))])
+@pytest.mark.parametrize("shape, spacing", [((96, 128), None), ((20, 48, 64), (2.0, 1.0, 1.0)), ((8, 8), None)])
 def test_shapes_and_types_are_a_camera_image_and_its_float_mean(shape, spacing):
     noisy, clean = simulate_fluorescence(shape, seed=0, offset=100.0, spacing=spacing)
     assert noisy.shape == clean.shape == shape
     assert noisy.dtype == np.uint16 and clean.dtype == np.float32
-    assert clean.min() >= 100.0  # nothing dips below the camera's baseline
+    assert clean.min() >= 100.0 and np.isfinite(clean).all()  # nothing dips below the camera's baseline
 
 
 def test_field_is_dark_background_with_bright_nuclei():
@@ -85,9 +86,11 @@ def test_stack_has_structures_that_change_with_depth():
     assert far_apart < 0.3 < neighbours  # nuclei come and go along Z, smoothly
 
 
-def test_bad_shape_says_what_to_pass():
+def test_bad_arguments_say_what_to_pass():
     with pytest.raises(ValueError, match=r"try \(512, 512\)"):
         simulate_fluorescence((4, 512, 512, 3))
+    with pytest.raises(ValueError, match="at least one recording"):
+        simulate_fluorescence((64, 64), recordings=0)
 
 
 def test_each_sample_opens_its_clean_layer_hidden_under_the_noisy_ones():

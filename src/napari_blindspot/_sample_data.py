@@ -19,7 +19,7 @@ def _layers(name: str, noisy: list[np.ndarray], clean: np.ndarray, names: list[s
 
 
 def fluorescence_2d():
-    """Nuclei in a 512x512 widefield image, about 20 photons per nucleus pixel."""
+    """Nuclei in a 512x512 widefield image, about 10 photons per nucleus pixel."""
     noisy, clean = simulate_fluorescence((512, 512), seed=0)
     return _layers("fluorescence", [noisy], clean, ["fluorescence"])
 

@@ -16,7 +16,7 @@ BACKGROUND = 0.03  # autofluorescence, relative to a typical nucleus
 HAZE = 0.12  # out-of-focus light, relative to the nuclei it comes from
 
 
-def simulate_fluorescence(shape=(512, 512), seed: int = 0, *, photons: float = 20.0,
+def simulate_fluorescence(shape=(512, 512), seed: int = 0, *, photons: float = 10.0,
                           read_noise: float = 2.0, offset: float = 100.0, gain: float = 1.0,
                           spacing=None, psf_sigma: float = 1.2, recordings: int = 1):
     """A noisy camera image of a simulated field of nuclei, and its noise-free expected value.
@@ -24,8 +24,9 @@ def simulate_fluorescence(shape=(512, 512), seed: int = 0, *, photons: float = 2
     `shape`: (Y, X) or (Z, Y, X). `spacing`: the voxel size per axis in pixel units (e.g.
     (2, 1, 1) for Z steps of two pixels); nuclei are round in physical space and the PSF is
     `psf_sigma` pixels wide in the plane and 3x that along Z. `photons`: expected
-    photo-electrons in a typical nucleus pixel (bright nuclei and foci reach a few times that). `recordings` > 1 gives that many
-    independent noise draws of the same field (for Noise2Noise), stacked on a leading axis.
+    photo-electrons in a typical nucleus pixel (bright nuclei and foci reach a few times that).
+    `recordings` > 1 gives that many independent noise draws of the same field (for
+    Noise2Noise), stacked on a leading axis.
 
     Noise statistics, per pixel, independent across pixels and recordings:
 
@@ -44,6 +45,9 @@ def simulate_fluorescence(shape=(512, 512), seed: int = 0, *, photons: float = 2
     spacing = np.ones(len(shape)) if spacing is None else np.asarray(spacing, float)
     if spacing.shape != (len(shape),) or np.any(spacing <= 0):
         raise ValueError(f"spacing {tuple(spacing)} needs one positive voxel size per axis of {shape}")
+    if recordings < 1 or photons < 0:
+        raise ValueError(f"recordings={recordings}, photons={photons}: ask for at least one recording "
+                         "and a photon count of 0 or more")
     field = fluorescence_field(shape, seed, spacing=spacing, psf_sigma=psf_sigma)
     electrons = photons * field
     rngs = [np.random.default_rng([seed, 1, k]) for k in range(recordings)]
@@ -59,20 +63,24 @@ def fluorescence_field(shape, seed: int = 0, *, spacing=None, psf_sigma: float =
     spacing = np.ones(len(shape)) if spacing is None else np.asarray(spacing, float)
     extent = np.asarray(shape) * spacing
     nuclei = _nuclei(shape, spacing, _place(rng, extent), rng)
-    texture = 1 + 0.3 * _smooth_noise(rng, shape, 1.0 / spacing) + 0.25 * _smooth_noise(rng, shape, 3.0 / spacing)
-    stained = nuclei * np.clip(texture, 0.2, None) + _foci(rng, nuclei, spacing)
+    chromatin = 1 + 0.3 * _smooth_noise(rng, shape, 1.0 / spacing) + 0.25 * _smooth_noise(rng, shape, 3.0 / spacing)
+    stained = nuclei * np.clip(chromatin, 0.2, None) + _foci(rng, nuclei, spacing)
+    haze = HAZE * ndimage.gaussian_filter(stained, 8.0 / spacing, truncate=3.0)
     background = BACKGROUND * np.exp(0.3 * _smooth_noise(rng, shape, extent.max() / 6 / spacing))
-    psf = psf_sigma / spacing * np.where(np.arange(len(shape)) < len(shape) - 2, 3.0, 1.0)
-    field = ndimage.gaussian_filter(stained + HAZE * ndimage.gaussian_filter(stained, 8.0 / spacing, truncate=3.0),
-                                    psf, truncate=3.0) + background
-    return field / np.median(field[nuclei > 0])
+    psf = psf_sigma / spacing * np.where(np.arange(len(shape)) < len(shape) - 2, 3.0, 1.0)  # 3x longer along Z
+    field = ndimage.gaussian_filter(stained + haze, psf, truncate=3.0) + background
+    return field / (np.median(field[nuclei > 0]) if np.any(nuclei > 0) else field.max())
+
+
+def _ball(ndim: int) -> float:
+    """Area (2D) or volume (3D) of a nucleus of mean radius."""
+    return np.pi * NUCLEUS_RADIUS ** 2 if ndim == 2 else 4 / 3 * np.pi * NUCLEUS_RADIUS ** 3
 
 
 def _place(rng, extent: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Centres and semi-axes of nuclei: lognormal sizes, little overlap, denser in some places."""
     ndim = len(extent)
-    ball = np.pi * NUCLEUS_RADIUS ** 2 if ndim == 2 else 4 / 3 * np.pi * NUCLEUS_RADIUS ** 3
-    wanted = int(AREA_FRACTION * np.prod(extent) / ball)
+    wanted = max(1, int(AREA_FRACTION * np.prod(extent) / _ball(ndim)))
     crowding = rng.uniform(0, 1, (3, ndim)) * extent  # denser near a few points, like a colony
     centres, radii, axes = [], [], []
     for _ in range(20 * wanted):
@@ -83,7 +91,8 @@ def _place(rng, extent: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         if rng.uniform() > 0.25 + np.exp(-((nearest / 0.3) ** 2)):
             continue
         radius = NUCLEUS_RADIUS * np.exp(rng.normal(0, 0.3))
-        if centres and np.any(np.linalg.norm(np.array(centres) - centre, axis=1) < 0.85 * (np.array(radii) + radius)):
+        distances = np.linalg.norm(np.array(centres) - centre, axis=1) if centres else np.inf
+        if np.any(distances < 0.85 * (np.array(radii) + radius)):  # touching, barely overlapping
             continue
         centres.append(centre)
         radii.append(radius)
@@ -92,7 +101,7 @@ def _place(rng, extent: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _nuclei(shape, spacing, placed, rng) -> np.ndarray:
-    """Each nucleus: a rotated ellipsoid with a wobbly border and a slightly domed, varied brightness."""
+    """Each nucleus: a rotated ellipsoid, a wobbly border, a slightly domed and varied brightness."""
     out = np.zeros(shape)
     wobble = _smooth_noise(rng, shape, 4.0 / spacing)
     for centre, semi in placed:
@@ -108,7 +117,7 @@ def _nuclei(shape, spacing, placed, rng) -> np.ndarray:
                    for j in range(len(shape)))
         rho = np.sqrt(rho2) / (1 + 0.1 * wobble[box])
         inside = np.clip((1 - rho) * semi.mean() + 0.5, 0, 1)  # a one-pixel soft edge
-        bright = np.exp(rng.normal(0, 0.35)) * (1.6 if rng.uniform() < 0.05 else 1.0)  # a few condensed, mitotic
+        bright = np.exp(rng.normal(0, 0.35)) * (1.6 if rng.uniform() < 0.05 else 1.0)  # a few mitotic, condensed
         out[box] = np.maximum(out[box], bright * inside * (0.8 + 0.2 * np.clip(1 - rho ** 2, 0, 1)))
     return out
 
@@ -116,21 +125,21 @@ def _nuclei(shape, spacing, placed, rng) -> np.ndarray:
 def _foci(rng, nuclei: np.ndarray, spacing) -> np.ndarray:
     """Small bright spots inside nuclei (chromocentres), about three per nucleus."""
     candidates = np.flatnonzero(nuclei.ravel() > 0.3)
-    ball = NUCLEUS_RADIUS ** nuclei.ndim * (np.pi if nuclei.ndim == 2 else 4.2)
-    n = min(len(candidates), int(3 * nuclei.size * np.prod(spacing) * AREA_FRACTION / ball))
+    n = min(len(candidates), int(3 * nuclei.size * np.prod(spacing) * AREA_FRACTION / _ball(nuclei.ndim)))
     spots = np.zeros(nuclei.size)
     chosen = rng.choice(candidates, n, replace=False) if n else []
     spots[chosen] = nuclei.ravel()[chosen] * rng.uniform(0.3, 0.8, n)
     sigma = 1.2 / spacing
-    return ndimage.gaussian_filter(spots.reshape(nuclei.shape), sigma) * (2 * np.pi) ** (nuclei.ndim / 2) * np.prod(sigma)
+    peak = (2 * np.pi) ** (nuclei.ndim / 2) * np.prod(sigma)  # a blurred spot keeps its height
+    return ndimage.gaussian_filter(spots.reshape(nuclei.shape), sigma) * peak
 
 
 def _smooth_noise(rng, shape, sigma) -> np.ndarray:
     """White noise smoothed by a Gaussian of `sigma` pixels per axis (in Fourier space: any sigma
     costs the same), scaled to unit standard deviation."""
     white = np.fft.rfftn(rng.normal(size=shape))
-    smooth = np.fft.irfftn(ndimage.fourier_gaussian(white, np.broadcast_to(sigma, (len(shape),)), n=shape[-1]), shape,
-                          axes=range(len(shape)))
+    sigma = np.broadcast_to(sigma, (len(shape),))
+    smooth = np.fft.irfftn(ndimage.fourier_gaussian(white, sigma, n=shape[-1]), shape, axes=range(len(shape)))
     return smooth / max(smooth.std(), 1e-12)
 
 
