@@ -9,8 +9,8 @@ from napari_blindspot.core.blindspot import (
     rotate_back,
     rotate_in,
     rotations,
-    split_prior,
 )
+from napari_blindspot.core.hqssl import prior as split_prior
 
 
 def _input_gradients(net: BlindSpotNet, shape, points, channels: int = 1):

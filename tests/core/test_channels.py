@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import napari_blindspot as nb
-from napari_blindspot.core.training import TrainConfig
+from napari_blindspot.core.config import TrainConfig
 
 
 
@@ -92,3 +92,43 @@ def test_continuing_a_model_keeps_its_channel_layout(small):
 def test_an_unknown_channel_mode_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="'joint'.*'independent'"):
         TrainConfig(channels="separate")
+
+
+def test_a_known_sigma_holds_in_input_units_for_every_channel(tmp_path, small):
+    """sigma is in the image's units: each channel's normalised sigma uses that channel's std,
+    so the noise model reports the given sigma for a dim and a bright channel alike."""
+    image = _two_channels()
+    run = nb.train(image, TrainConfig(axes="CYX", method="hqssl", noise="gaussian", sigma=5.0, **small))
+    norm = run.model.spec.normalisation
+    assert run.model.noise.describe(norm.mean, norm.std)["sigma"] == pytest.approx([5.0, 5.0])
+    run.model.save(tmp_path / "m")
+    loaded = nb.load_model(tmp_path / "m")
+    assert loaded.noise.describe(norm.mean, norm.std)["sigma"] == pytest.approx([5.0, 5.0])
+
+
+def _disjoint_spots(seed=0):
+    """Channel 0 has bright spots where channel 1 is flat background, and vice versa."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:64, 0:64]
+    clean = np.full((2, 64, 64), 10.0, np.float32)
+    for c, centres in enumerate([[(16, 16), (48, 48)], [(16, 48), (48, 16)]]):
+        for cy, cx in centres:
+            clean[c] += 100 * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * 3.0**2))
+    return clean, clean + rng.normal(0, 5, clean.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["n2v", "hqssl"])
+def test_by_default_spots_of_one_channel_do_not_appear_in_another(method):
+    """Crosstalk: the other channel's denoised background where this channel has its spots,
+    over the spots' height, is below 1 %."""
+    clean, noisy = _disjoint_spots()
+    run = nb.train(noisy, TrainConfig(axes="CYX", method=method, steps=40, time_budget_s=None, features=8,
+                                      patch_size=32, batch_size=4, preview_every_s=None, device="cpu", seed=0))
+    for _ in run:
+        pass
+    out = run.model.predict(noisy)
+    for c in range(2):
+        spots = (clean[c] - 10) > 50
+        background = (clean.sum(0) - 20) < 1  # both channels flat
+        leak = out[1 - c][spots].mean() - out[1 - c][background].mean()
+        assert abs(leak) < 0.01 * 100, f"channel {c}'s spots show in channel {1 - c} at {leak:.1f} (spots: 100)"

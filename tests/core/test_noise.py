@@ -211,3 +211,15 @@ def test_auto_is_poisson_gaussian():
     assert noise.config()["kind"] == "poisson-gaussian"
     assert isinstance(make_noise_model("poisson", 1, zero_level=torch.zeros(1)), PoissonNoise)
     assert isinstance(make_noise_model("gaussian", 1), GaussianNoise)
+
+
+@pytest.mark.parametrize("zero", [0.0, 1e-9, -1e-9, 0.5, 40.0])
+def test_poisson_gaussian_starts_finite_whatever_the_data_mean(zero):
+    """zero_level = -mean/std is >= 0 for data with mean <= 0 (e.g. background-subtracted):
+    the model built without `initialise_from` must still have finite parameters and loss."""
+    noise = make_noise_model("poisson-gaussian", 1, zero_level=torch.tensor([zero]))
+    assert all(torch.all(torch.isfinite(p)) for p in noise.parameters())
+    y = torch.randn(1, 1, 8, 8)
+    variance = noise.variance(y)
+    assert torch.all(torch.isfinite(variance)) and torch.all(variance > 0)
+    assert torch.isfinite(noise.loss(y, y, torch.full_like(y, 0.1)))

@@ -48,9 +48,10 @@ def test_tiled_prediction_matches_untiled(tiny_model, tile):
     assert tiled.shape == image.shape and tiled.dtype == np.float32
     # the UNet sees further than the margin, so tiles differ slightly near their seams; a block
     # written one pixel off would differ by as much as the output changes from pixel to pixel
-    tolerance = 0.02 * whole.std()
-    assert np.abs(np.diff(whole, axis=-1)).max() > 10 * tolerance
-    assert np.abs(tiled - whole).max() < tolerance
+    tolerance = 0.1 * whole.std()
+    assert np.abs(np.diff(whole, axis=-1)).max() > 5 * tolerance
+    difference = np.abs(tiled - whole)
+    assert difference.max() < tolerance and difference.mean() < 0.01 * whole.std()
 
 
 def test_prediction_writes_into_a_zarr_array_in_the_users_layout(tiny_model, tmp_path):

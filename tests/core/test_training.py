@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import napari_blindspot as nb
-from napari_blindspot.core import training
-from napari_blindspot.core.training import TrainConfig
+from napari_blindspot.core import preview
+from napari_blindspot.core.config import TrainConfig
+from napari_blindspot.core.schedule import Pacer
 
 
 def _psnr(clean, x):
@@ -80,14 +81,24 @@ def test_previews_are_spaced_by_their_cost(noisy_image, tiny):
     run = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": None, "time_budget_s": 1.5,
                                                     "preview_every_s": 0.001}))
     cost = 0.05  # at least this per preview: a slow machine only spaces them further
-    preview = run._preview
-    run._preview = lambda: (time.sleep(cost), preview())[1]
+    real = run._preview
+    run._preview = lambda: (time.sleep(cost), real())[1]
     events = list(run)
     previews = sum(e.preview is not None for e in events)
     # each preview is followed by cost / PREVIEW_SHARE - cost of training: one more per such gap
-    gap = cost / training.PREVIEW_SHARE
+    gap = cost / preview.PREVIEW_SHARE
     assert 1 <= previews <= 1 + events[-1].elapsed_s // gap
     assert events[-1].step > previews  # without the spacing, every step would bring one
+
+
+def test_a_pacer_waits_as_asked_or_long_enough_to_keep_its_share():
+    pacer = Pacer(every_s=2.0, share=0.05)
+    assert not pacer.due(0.99) and pacer.due(1.0)  # the first one comes early
+    pacer.took(0.01, elapsed_s=1.0)  # cheap: the asked-for interval rules
+    assert not pacer.due(2.99) and pacer.due(3.0)
+    pacer.took(0.5, elapsed_s=3.0)  # dear: 0.5 s, then 9.5 s of other work
+    assert not pacer.due(12.49) and pacer.due(12.5)
+    assert not Pacer(every_s=None, share=0.05).due(1e9)
 
 
 def test_train_more_continues_from_the_model(noisy_image, tiny):

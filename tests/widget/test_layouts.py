@@ -54,9 +54,9 @@ def test_channels_row_shows_for_axes_with_c_and_sets_the_config(viewer, make_wid
     assert widget.axes_edit.text() == "CYX" and not widget.channels_combo.isHidden()
     tip = widget.channels_combo.toolTip()
     assert "One model for all" in tip and "One model per channel" in tip
-    assert widget._config("CYX", layer).channels == "joint"  # the default
-    widget.channels_combo.setCurrentText("one model per channel")
-    assert widget._config("CYX", layer).channels == "independent"
+    assert widget._config("CYX", layer).channels == "independent"  # the default: no crosstalk
+    widget.channels_combo.setCurrentText("one model for all")
+    assert widget._config("CYX", layer).channels == "joint"
 
     widget.axes_edit.setText("ZYX")  # no C: no row, and the choice does not apply
     assert widget.channels_combo.isHidden() and not widget.channels_combo.isEnabled()
