@@ -93,12 +93,19 @@ def test_previews_are_spaced_by_their_cost(noisy_image, tiny):
 
 def test_a_pacer_waits_as_asked_or_long_enough_to_keep_its_share():
     pacer = Pacer(every_s=2.0, share=0.05)
-    assert not pacer.due(0.99) and pacer.due(1.0)  # the first one comes early
+    assert not pacer.due(0.99, 1) and pacer.due(1.0, 1)  # the first one comes early
     pacer.took(0.01, elapsed_s=1.0)  # cheap: the asked-for interval rules
-    assert not pacer.due(2.99) and pacer.due(3.0)
+    assert not pacer.due(2.99, 2) and pacer.due(3.0, 2)
     pacer.took(0.5, elapsed_s=3.0)  # dear: 0.5 s, then 9.5 s of other work
-    assert not pacer.due(12.49) and pacer.due(12.5)
-    assert not Pacer(every_s=None, share=0.05).due(1e9)
+    assert not pacer.due(12.49, 3) and pacer.due(12.5, 3)
+    assert not Pacer(every_s=None, share=0.05).due(1e9, 1)
+
+
+def test_a_pacer_by_steps_ignores_the_clock():
+    pacer = Pacer(every_s=2.0, share=0.05, every_steps=3)
+    assert [pacer.due(0.0, n) for n in range(1, 8)] == [False, False, True, False, False, True, False]
+    pacer.took(100.0, elapsed_s=1.0)
+    assert pacer.due(0.0, 9)
 
 
 def test_train_more_continues_from_the_model(noisy_image, tiny):
