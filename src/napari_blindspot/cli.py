@@ -31,9 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
         p.add_argument("--patch-size", type=int, help="training patch side in pixels")
         p.add_argument("--batch-size", type=int)
-        p.add_argument("--channels", default="joint", choices=["joint", "independent"],
-                       help="axis C: one model for all channels (joint, default: channels inform each "
-                            "other) or one model per channel (independent: for unrelated stains)")
+        p.add_argument("--channels", default="independent", choices=["joint", "independent"],
+                       help="axis C: one model per channel (independent, default: no channel leaks into "
+                            "another) or one model for all channels (joint: channels inform each other)")
         z_mode = p.add_mutually_exclusive_group()
         z_mode.add_argument("--2d", dest="three_d", action="store_false", default=None,
                             help="train a Z stack slice by slice in 2D")
@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 def _train(args, image):
     from tqdm import tqdm
 
-    from .core.training import TrainConfig, train
+    from .core.config import TrainConfig
+    from .core.training import train
     from .io import read_scale
 
     scale = _parse_scale(args.scale) if args.scale else read_scale(args.input)
@@ -150,7 +151,7 @@ def _run(args) -> None:
     from .io import check_writable, read_image
 
     if args.command == "predict":
-        from .core.model_io import load_model
+        from .core.model import load_model
 
         model = load_model(args.model_dir, device=args.device)
         check_writable(args.output)
