@@ -50,4 +50,6 @@ def test_border_pixels_are_denoised_as_if_the_image_went_on(method, ndim):
     ring = _ring((side,) * ndim)
     at_border = np.abs(run.model.predict(noisy[crop]) - clean[crop])[ring].mean()
     inside = np.abs(run.model.predict(noisy)[crop] - clean[crop])[ring].mean()
-    assert at_border < 1.3 * inside, f"border ring error {at_border:.1f} vs {inside:.1f} inside a wider image"
+    # A border pixel has half the context of an inner one, so even a perfect border treatment
+    # leaves it somewhat worse where denoising averages much; the zero-padding bug made it 3.9x.
+    assert at_border < 2.0 * inside, f"border ring error {at_border:.1f} vs {inside:.1f} inside a wider image"

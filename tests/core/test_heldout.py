@@ -8,14 +8,13 @@ import torch
 import torch.nn.functional as F
 
 import napari_blindspot as nb
-from napari_blindspot.core import heldout, schedule
+from napari_blindspot.core import heldout, schedule, training
 from napari_blindspot.core.data import StackView, measure_normalisation
 from napari_blindspot.core.heldout import Quality, ValidationSet, heldout_mask
 from napari_blindspot.core.masking import mask_batch
 from napari_blindspot.core.noise import GaussianNoise
 from napari_blindspot.core.patches import PatchSampler
 
-TINY = dict(axes="YX", features=8, patch_size=16, batch_size=2, preview_every_s=None, device="cpu")
 
 
 def test_a_pixel_is_held_out_whatever_region_it_is_read_in():
@@ -67,25 +66,26 @@ def _scripted_validation(monkeypatch, losses):
         return Quality(losses[min(len(seen), len(losses)) - 1], 0.1, 1.0)
 
     monkeypatch.setattr(ValidationSet, "evaluate", evaluate)
+    monkeypatch.setattr(training, "VALIDATION_SHARE", 1.0)  # a validation every step, however long it takes
     return seen
 
 
-def test_a_run_ends_with_the_weights_of_its_best_held_out_loss(monkeypatch):
+def test_a_run_ends_with_the_weights_of_its_best_held_out_loss(monkeypatch, tiny):
     seen = _scripted_validation(monkeypatch, [3.0, 2.0, 1.0, 5.0, 6.0, 7.0])
     image = np.random.default_rng(0).normal(0, 1, (48, 48)).astype(np.float32)
-    run = nb.train(image, nb.TrainConfig(method="n2v", steps=30, time_budget_s=None, validation_every_s=1e-6, **TINY))
+    run = nb.train(image, nb.TrainConfig(axes="YX", method="n2v", validation_every_s=1e-6, **{**tiny, "steps": 30}))
     final = list(run)[-1]
-    assert len(seen) >= 5 and final.best_step == 3
+    assert len(seen) == 10 and final.best_step == 9  # validations every 3rd of 30 steps
     assert all(torch.equal(p, q) for p, q in zip(run.model.net.parameters(), seen[2]))
     assert not all(torch.equal(p, q) for p, q in zip(run.model.net.parameters(), seen[-1]))
-    assert run.model.spec.history["best_step"] == 3
+    assert run.model.spec.history["best_step"] == 9
 
 
-def test_until_converged_stops_on_a_plateau(monkeypatch):
+def test_until_converged_stops_on_a_plateau(monkeypatch, tiny):
     _scripted_validation(monkeypatch, [1.0])
     image = np.random.default_rng(0).normal(0, 1, (48, 48)).astype(np.float32)
-    run = nb.train(image, nb.TrainConfig(method="n2v", time_budget_s=600, until_converged=True,
-                                         validation_every_s=1e-6, **TINY))
+    run = nb.train(image, nb.TrainConfig(axes="YX", method="n2v", until_converged=True, validation_every_s=1e-6,
+                                         **{**tiny, "steps": None, "time_budget_s": 600}))
     final = list(run)[-1]
     assert final.best_step == 1
     assert schedule.PATIENCE < final.step < 1000  # stopped by the plateau, long before the cap
@@ -139,3 +139,16 @@ def test_the_quality_estimate_matches_the_true_error_on_synthetic_data(method):
 def test_the_noise_level_of_n2v_is_estimated_from_the_data():
     noisy = _smooth_image((512, 512)) + np.random.default_rng(2).normal(0, 0.3, (512, 512))
     assert heldout.estimate_noise_variance(noisy[None, None])[0] == pytest.approx(0.09, rel=0.05)
+
+
+def test_n2n_loss_ignores_held_out_pixels():
+    from napari_blindspot.core import step
+
+    model = SimpleNamespace(method="n2n", net=torch.nn.Identity())
+    inputs, target = torch.zeros(1, 1, 8, 8), torch.randn(1, 1, 8, 8)
+    held = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    held[0, 0, 2, 5] = True
+    changed = target.clone()
+    changed[0, 0, 2, 5] += 100
+    assert float(step.loss(model, changed, inputs, None, held)) == pytest.approx(float(step.loss(model, target, inputs, None, held)))
+    assert float(step.loss(model, changed, inputs, None)) != pytest.approx(float(step.loss(model, target, inputs, None)))

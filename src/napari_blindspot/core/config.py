@@ -12,7 +12,7 @@ import numpy as np
 
 from .data import validate_scale
 
-METHODS = ("n2v", "n2v2", "hqssl")
+METHODS = ("n2v", "n2v2", "hqssl", "n2n")
 NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CHANNEL_MODES = ("joint", "independent")
@@ -44,6 +44,7 @@ class TrainConfig:
     preview_every_s: float | None = 2.0  # None: no previews
     validation_every_s: float = 2.0  # held-out loss at most this often (and within its share of time)
     until_converged: bool = False  # end when the held-out loss stops improving (the budget caps it)
+    frames_are_repeats: bool = False  # N2N without a second recording: neighbouring T (or S) frames
     amp: bool = True  # mixed precision on CUDA
     num_threads: int | None = None  # CPU threads for torch (default: all available cores)
     # axis C: "joint", one model sees all channels (they can help each other); "independent",

@@ -88,10 +88,13 @@ def estimate_noise_variance(z: np.ndarray) -> np.ndarray:
 
 
 class ValidationSet:
-    """A few fixed prediction-size tiles and their held-out pixels, for the held-out loss."""
+    """A few fixed prediction-size tiles and their held-out pixels, for the held-out loss.
+
+    For N2N (`pairs`), the input is the first recording and the target the second: the output
+    never sees the target's noise, so the same estimate holds with the second's noise level."""
 
     def __init__(self, view: StackView, norm: Normalisation, method: str, seed: int = 0,
-                 sigma: float | None = None, device="cpu"):
+                 sigma: float | None = None, device="cpu", pairs=None):
         tile = list(min(t, s) for t, s in zip(prediction_tiles(view.spatial_ndim)[0], view.spatial_shape))
         while math.prod(tile) > VALIDATION_PIXELS:
             tile[tile.index(max(tile))] //= 2
@@ -100,16 +103,19 @@ class ValidationSet:
         for _ in range(max(1, VALIDATION_PIXELS // math.prod(tile))):
             start = tuple(int(rng.integers(0, s - t + 1)) for s, t in zip(view.spatial_shape, tile))
             places.add((int(rng.integers(view.n_samples)), start))
-        targets, held = [], []
+        tiles, seconds, held = [], [], []
         for sample, start in sorted(places):
             region = tuple(slice(a, a + t) for a, t in zip(start, tile))
-            targets.append(norm.apply(view.read(sample, region)))
+            tiles.append(norm.apply(view.read(sample, region)))
+            if pairs is not None:  # N2N: the other recording is the target
+                seconds.append(norm.apply(pairs.view.read(pairs.partner(sample), region)))
             held.append(heldout_mask(sample, region, view.spatial_shape, seed)[None])
-        self.targets = torch.from_numpy(np.stack(targets)).to(device)
+        self.inputs = self.targets = torch.from_numpy(np.stack(tiles)).to(device)
+        if seconds:
+            self.targets = torch.from_numpy(np.stack(seconds)).to(device)
         self.held = torch.from_numpy(np.stack(held)).to(device)
         self.method = method
-        self.inputs = self.targets
-        if method != "hqssl":  # N2V's output sees its pixel: hide the held-out ones, as in training
+        if method in ("n2v", "n2v2"):  # N2V's output sees its pixel: hide the held-out ones, as in training
             coords = torch.nonzero(self.held[:, 0])
             generator = torch.Generator().manual_seed(seed)
             self.inputs = replace_pixels(self.targets, coords, generator, median=method == "n2v2")

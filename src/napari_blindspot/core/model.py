@@ -20,7 +20,7 @@ from .unet import UNet
 
 
 def build_network(method: str, spatial_ndim: int, channels: int, network: dict) -> nn.Module:
-    if method in ("n2v", "n2v2"):
+    if method in ("n2v", "n2v2", "n2n"):  # N2N: the plain UNet, trained on the other recording
         return UNet(spatial_ndim, channels, channels, n2v2=(method == "n2v2"), **network)
     if method == "hqssl":
         return BlindSpotNet(spatial_ndim, channels, 2 * channels, **network)

@@ -38,13 +38,17 @@ class Schedule:
 
 class Pacer:
     """Due every `every_s` seconds, but never taking more than `share` of the time: after a
-    run that cost c seconds the next waits c (1 / share - 1)."""
+    run that cost c seconds the next waits c (1 / share - 1). With `every_steps`, due every
+    that many steps instead: a run of a fixed number of steps then validates at the same steps
+    whatever the machine's speed, so it ends with the same weights."""
 
-    def __init__(self, every_s: float | None, share: float):
-        self.every_s, self.share = every_s, share
+    def __init__(self, every_s: float | None, share: float, every_steps: int | None = None):
+        self.every_s, self.share, self.every_steps = every_s, share, every_steps
         self.next_s = min(1.0, every_s) if every_s else math.inf  # the first one comes early
 
-    def due(self, elapsed_s: float) -> bool:
+    def due(self, elapsed_s: float, count: int) -> bool:
+        if self.every_steps:
+            return count % self.every_steps == 0
         return elapsed_s >= self.next_s
 
     def took(self, cost_s: float, elapsed_s: float) -> None:

@@ -25,7 +25,7 @@ from .defaults import Settings, settings
 from .device import choose_device, torch_threads
 from .heldout import ValidationSet
 from .model import Model, ModelSpec, build_network, build_noise_model
-from .patches import PatchSampler
+from .patches import Pairs, PatchSampler
 from .preview import PREVIEW_SHARE, central_region, preview_of
 from .schedule import Best, Pacer, Schedule, Stopwatch
 from .step import Amp, blind_spot_input, step
@@ -33,6 +33,7 @@ from .step import Amp, blind_spot_input, step
 NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
 NOISE_LR_FACTOR = 10.0  # noise parameters are few and well determined: let them move faster
 VALIDATION_SHARE = 0.1  # held-out validations take at most this share of training time
+VALIDATIONS_PER_RUN = 10  # ...or, in a run of a fixed number of steps, this many, evenly spaced
 
 
 @dataclass
@@ -75,7 +76,7 @@ def _new_model(config: TrainConfig, view: StackView, run_settings: Settings, ima
 class TrainingRun:
     """Iterate to train; `stop()` from any thread; `model` is usable during and after."""
 
-    def __init__(self, image, config: TrainConfig, model: Model | None = None):
+    def __init__(self, image, config: TrainConfig, model: Model | None = None, target=None):
         validate_image(image)
         scale = validate_scale(config.scale, len(image.shape))
         axes = validate_axes(config.axes or (model.spec.axes if model else guess_axes(image.shape, scale)),
@@ -88,6 +89,7 @@ class TrainingRun:
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
+        self.pairs = _pairs(config, image, target, self.view)
         self.settings = settings(config, self.view.spatial_shape, self.device, self.view.channels)
         if model is None:
             self.model = _new_model(config, self.view, self.settings, image.dtype, self.device)
@@ -123,7 +125,8 @@ class TrainingRun:
 
     def _train(self):
         cfg, model, watch = self.config, self.model, self._stopwatch
-        sampler = PatchSampler(self.view, model.spec.normalisation, self.settings.patch, seed=cfg.seed)
+        sampler = PatchSampler(self.view, model.spec.normalisation, self.settings.patch, seed=cfg.seed,
+                               pairs=self.pairs)
         generator = torch.Generator().manual_seed(cfg.seed)
         if self._fresh_noise_model:  # start the noise parameters near the truth, not at a guess
             model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
@@ -133,29 +136,30 @@ class TrainingRun:
         validation, best = self._validation_set(), Best()
         schedule = Schedule(cfg.steps, cfg.time_budget_s)
         previews = Pacer(cfg.preview_every_s, PREVIEW_SHARE)
-        validations = Pacer(cfg.validation_every_s, VALIDATION_SHARE)
+        validations = Pacer(cfg.validation_every_s, VALIDATION_SHARE,
+                            every_steps=max(1, cfg.steps // VALIDATIONS_PER_RUN) if cfg.time_budget_s is None and cfg.steps else None)
         start, count, loss_value, validated_at = time.perf_counter(), 0, float("nan"), -1
         while (fraction := schedule.fraction(count, time.perf_counter() - start)) < 1 and not self._stop.is_set():
             schedule.set_lr(optimiser, fraction)
             with watch.time("data"):
                 x, held = (torch.from_numpy(a).to(self.device) for a in sampler.batch_and_heldout(self.settings.batch))
                 x = x.contiguous(memory_format=model.memory_format)
-                inputs, coords = blind_spot_input(model, x, generator, cfg.mask_percent, held)
+                inputs, target, coords = blind_spot_input(model, x, generator, cfg.mask_percent, held)
             with watch.time("network"):
-                loss_value = step(model, optimiser, amp, x, inputs, coords, held)
+                loss_value = step(model, optimiser, amp, target, inputs, coords, held)
             count += 1
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"training diverged at step {count} (loss {loss_value}): "
                                          "lower the learning rate")
             event = self._event(count, time.perf_counter() - start, loss_value)
-            if validations.due(event.elapsed_s):
+            if validations.due(event.elapsed_s, count):
                 with watch.time("validation"):
                     self._validate(validation, best, count, event)
                 validations.took(watch.last, time.perf_counter() - start)
                 validated_at = count
                 if cfg.until_converged and best.converged(event.elapsed_s):
                     self._stop.set()
-            if previews.due(event.elapsed_s):
+            if previews.due(event.elapsed_s, count):
                 with watch.time("preview"):
                     event.preview_region, event.preview = self._preview()
                 previews.took(watch.last, time.perf_counter() - start)
@@ -171,7 +175,7 @@ class TrainingRun:
     def _validation_set(self) -> ValidationSet:
         """The held-out tiles; N2V's noise level comes from the data (or a known sigma)."""
         return ValidationSet(self.view, self.model.spec.normalisation, self.model.method, self.config.seed,
-                             sigma=self.config.sigma, device=self.device)
+                             sigma=self.config.sigma, device=self.device, pairs=self.pairs)
 
     def _validate(self, validation: ValidationSet, best: Best, count: int, event: Progress) -> None:
         quality = validation.evaluate(self.model)
@@ -223,6 +227,24 @@ class TrainingRun:
         return region, preview_of(self.model, self.image, self.config.axes, region)
 
 
+def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
+    """N2N's second recordings: `target`, or the neighbouring frames of a stack of repeats."""
+    if config.method != "n2n":
+        if target is not None:
+            raise ValueError(f"a second recording is for method 'n2n' (Noise2Noise), not {config.method!r}")
+        return None
+    if target is None:
+        if not config.frames_are_repeats:
+            raise ValueError("N2N needs a second recording of the same field (target=..., --target) "
+                             "or a stack whose frames are repeats (frames_are_repeats=True)")
+        return Pairs.of_frames(view)
+    validate_image(target)
+    if tuple(target.shape) != tuple(image.shape):
+        raise ValueError(f"the second recording has shape {tuple(target.shape)} and the first "
+                         f"{tuple(image.shape)}: N2N needs two recordings of the same field, alike in shape")
+    return Pairs(StackView.of(target, config.axes, three_d=view.spatial_ndim == 3))
+
+
 def _choose_three_d(config: TrainConfig, model: Model | None, shape, scale, device: torch.device) -> tuple[bool, str]:
     """An explicit setting wins, then a continued model's layout, then the voxel anisotropy."""
     if model is not None and config.three_d is None:
@@ -234,11 +256,13 @@ def _choose_three_d(config: TrainConfig, model: Model | None, shape, scale, devi
     return choose_three_d(config.axes, shape, scale, gpu=device.type != "cpu")
 
 
-def train(image, config: TrainConfig | None = None, model: Model | None = None, **overrides) -> TrainingRun:
+def train(image, config: TrainConfig | None = None, model: Model | None = None, target=None,
+          **overrides) -> TrainingRun:
     """Start training on `image` (iterate the returned run to make progress).
 
-    `model`: continue training an existing model ("train more"). `overrides` are TrainConfig
-    fields, e.g. ``train(image, method="hqssl", time_budget_s=120)``.
+    `model`: continue training an existing model ("train more"). `target`: N2N's second
+    recording of the same field. `overrides` are TrainConfig fields, e.g.
+    ``train(image, method="hqssl", time_budget_s=120)``.
     """
     config = replace(config or TrainConfig(), **overrides) if overrides else (config or TrainConfig())
-    return TrainingRun(image, config, model)
+    return TrainingRun(image, config, model, target)
