@@ -15,6 +15,7 @@ LAYOUTS = {  # name: (config, image shape)
     "n2v-YX": (dict(method="n2v", axes="YX"), (40, 48)),
     "hqssl-YX": (dict(method="hqssl", axes="YX"), (40, 40)),  # square test tensor, other shapes after
     "n2v2-CYX": (dict(method="n2v2", axes="CYX"), (2, 40, 40)),
+    "n2n-YX": (dict(method="n2n", axes="YX"), (40, 40)),
     "hqssl-ZYX-3d": (dict(method="hqssl", axes="ZYX", three_d=True), (16, 20, 18)),
 }
 
@@ -34,7 +35,8 @@ def _image(shape, seed=0):
 def _trained(layout):
     config, shape = LAYOUTS[layout]
     image = _image(shape)
-    run = nb.train(image, nb.TrainConfig(**config, **TINY))
+    second = _image(shape, seed=2) if config["method"] == "n2n" else None
+    run = nb.train(image, nb.TrainConfig(**config, **TINY), target=second)
     for _ in run:
         pass
     return run.model, image
@@ -128,6 +130,29 @@ def test_export_checks_its_package_and_names_bad_metadata(exported, tmp_path):
     assert not (tmp_path / "a.zip").exists()
     export_model(model, tmp_path / "b.zip", check=True)  # synthetic test input, its own test passes
     assert zipfile.is_zipfile(tmp_path / "b.zip")
+
+
+def test_cli_exports_a_package_that_loads_back(exported, tmp_path):
+    from napari_blindspot.cli import main
+
+    model, image, _ = exported("n2v-YX")
+    model.save(tmp_path / "m")
+    args = ["export", str(tmp_path / "m"), str(tmp_path / "out.zip"), "--name", "My N2V model",
+            "--author", "Ada Lovelace", "--author", "Grace Hopper", "--license", "MIT"]
+    assert main(args) == 0
+    assert np.array_equal(nb.load_model(tmp_path / "out.zip", device="cpu").predict(image), model.predict(image))
+    assert main(args) == 2  # exists, and --overwrite was not given
+
+
+def test_cli_export_without_the_bmz_extra_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from napari_blindspot.cli import main
+
+    monkeypatch.setitem(sys.modules, "bioimageio.core", None)  # import bioimageio.core now fails
+    assert main(["export", str(tmp_path / "m"), str(tmp_path / "out.zip")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "install napari-blindspot[bmz]" in err
 
 
 def test_a_zip_without_our_files_is_refused_without_unpickling(tmp_path):

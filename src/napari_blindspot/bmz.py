@@ -38,6 +38,8 @@ CITATIONS = {
              ("Hoeck, Buchholz, Jug et al. N2V2 - Fixing Noise2Void Checkerboard Artifacts with Modified "
               "Sampling Strategies and a Tweaked Network Architecture. ECCV Workshops 2022",
               "10.1007/978-3-031-25069-9_33")],
+    "n2n": [("Lehtinen, Munkberg, Hasselgren et al. Noise2Noise: Learning Image Restoration without Clean "
+             "Data. ICML 2018 (arXiv:1803.04189)", "10.48550/arXiv.1803.04189")],
     "hqssl": [("Laine, Karras, Lehtinen, Aila. High-Quality Self-Supervised Deep Image Denoising. "
                "NeurIPS 2019 (arXiv:1901.10277)", "10.48550/arXiv.1901.10277")],
 }
@@ -137,12 +139,16 @@ def _cover(noisy: np.ndarray, denoised: np.ndarray, path: Path) -> Path:
     return path
 
 
+def _trained_on(model: Model) -> str:
+    return "two noisy recordings of one field" if model.method == "n2n" else "one noisy image"
+
+
 def _readme(model: Model, name: str) -> str:
     spec = model.spec
     lines = [
         f"# {name}", "",
-        f"A self-supervised {spec.method.upper()} denoiser trained with napari-blindspot on one noisy "
-        f"image (axes `{spec.axes}`, {spec.channels} channel(s), {spec.spatial_ndim}D network).", "",
+        f"A self-supervised {spec.method.upper()} denoiser trained with napari-blindspot on {_trained_on(model)} "
+        f"(axes `{spec.axes}`, {spec.channels} channel(s), {spec.spatial_ndim}D network).", "",
         "## Input and output", "",
         f"Axes: `{', '.join(_package_axes(model))}`; any size of at least {_min_side(model)} pixels per "
         "side. The output has the input's shape and units (raw intensities, not clipped).",
@@ -270,7 +276,7 @@ def _describe(model: Model, files: dict[str, Path], *, name: str, authors: list[
     return bmz.ModelDescr(
         name=name,
         description=description or f"Self-supervised {method} denoiser trained with napari-blindspot "
-                                   "on one noisy image.",
+                                   f"on {_trained_on(model)}.",
         authors=[bmz.Author(name=a) for a in authors],
         license=license,
         cite=[bmz.CiteEntry(text=text, doi=bmz.Doi(doi)) for text, doi in CITATIONS[model.method]],
