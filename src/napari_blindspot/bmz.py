@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._bmz_docs import CITATIONS, cover, readme, trained_on
 from .core import hqssl
 from .core.blindspot import rotate_back, rotate_in
 from .core.model import Model, load_model
 from .core.model_io import CONFIG, WEIGHTS
-from ._bmz_docs import CITATIONS, cover, readme, trained_on
 from .core.unet import BORDER_CONTEXT
 
 INSTALL_HINT = "install napari-blindspot[bmz] (pip install 'napari-blindspot[bmz]')"
