@@ -20,10 +20,12 @@ LAYOUTS = {  # name: (config, image shape)
 }
 
 
+NO_EXTRA = "the bmz extra is not installed: pip install 'napari-blindspot[bmz]'"
+
+
 @pytest.fixture
 def bioimageio_core():
-    return pytest.importorskip("bioimageio.core", reason="the bmz extra is not installed: "
-                               "pip install 'napari-blindspot[bmz]'")
+    return pytest.importorskip("bioimageio.core", reason=NO_EXTRA)
 
 
 def _image(shape, seed=0):
@@ -45,7 +47,7 @@ def _trained(layout):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """layout -> (model, training image, package path), each exported once (without its own check)."""
-    pytest.importorskip("bioimageio.core", reason="the bmz extra is not installed")
+    pytest.importorskip("bioimageio.core", reason=NO_EXTRA)
     from napari_blindspot.bmz import export_model
 
     cache = {}
