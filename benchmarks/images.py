@@ -63,17 +63,19 @@ def _poisson_gaussian(name: str, image: np.ndarray, peak: float, gain: float, re
     return Case(name, clean, noisy.astype(np.float32), noise, params, float(clean.max() - clean.min()))
 
 
-def cases(names: list[str] | None = None) -> list[Case]:
-    """All benchmark cases in a fixed order, or those named (ValueError lists the valid names)."""
+def cases(names: list[str] | None = None, draw: int = 0) -> list[Case]:
+    """All benchmark cases in a fixed order, or those named (ValueError lists the valid names).
+    `draw` > 0: another, independent noise draw of the same clean images (N2N's second recording)."""
+    s = 100 * draw
     makers = {
-        "moon_g25": lambda: _gaussian("moon_g25", data.moon(), 25.0, seed=1),
-        "camera_g25": lambda: _gaussian("camera_g25", data.camera(), 25.0, seed=2),
-        "brick_g25": lambda: _gaussian("brick_g25", data.brick(), 25.0, seed=3),
+        "moon_g25": lambda: _gaussian("moon_g25", data.moon(), 25.0, seed=1 + s),
+        "camera_g25": lambda: _gaussian("camera_g25", data.camera(), 25.0, seed=2 + s),
+        "brick_g25": lambda: _gaussian("brick_g25", data.brick(), 25.0, seed=3 + s),
         # brightfield immunohistochemistry (512x512 RGB -> gray), photon-limited: peak 30 photons
-        "ihc_poisson30": lambda: _poisson_gaussian("ihc_poisson30", _gray255(data.immunohistochemistry()), 30.0, 1.0, 0.0, seed=4),
+        "ihc_poisson30": lambda: _poisson_gaussian("ihc_poisson30", _gray255(data.immunohistochemistry()), 30.0, 1.0, 0.0, seed=4 + s),
         # held out, a different kind: Hubble deep field (872x1000 RGB JPEG -> gray, centre crop
         # 512x512), bright sources on a dark background like fluorescence; sensor-like noise
-        "hubble_pg": lambda: _poisson_gaussian("hubble_pg", _center_crop(_gray255(data.hubble_deep_field())), 30.0, 2.0, 3.0, seed=5),
+        "hubble_pg": lambda: _poisson_gaussian("hubble_pg", _center_crop(_gray255(data.hubble_deep_field())), 30.0, 2.0, 3.0, seed=5 + s),
     }
     unknown = set(names or []) - set(makers)
     if unknown:

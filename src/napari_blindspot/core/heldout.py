@@ -52,16 +52,19 @@ def heldout_mask(sample: int, region: tuple[slice, ...], spatial_shape: tuple[in
 
 @dataclass
 class Quality:
-    """What a validation measured, in normalised units (noise_var: the mean noise variance)."""
+    """What a validation measured, in normalised units (noise_var: the mean noise variance;
+    mse_stderr: the standard error of `mse` from the number of held-out pixels)."""
 
     loss: float
     mse: float
     noise_var: float
+    mse_stderr: float = 0.0
 
     @property
     def psnr_gain_db(self) -> float:
-        """Estimated PSNR of the output minus that of the input, against the clean image."""
-        return 10 * math.log10(self.noise_var / max(self.mse, 1e-6 * self.noise_var))
+        """Estimated PSNR of the output minus that of the input, against the clean image. An
+        MSE below its own standard error cannot be told from it: the gain is then a lower bound."""
+        return 10 * math.log10(self.noise_var / max(self.mse, self.mse_stderr, 1e-6 * self.noise_var))
 
 
 def estimate_noise_variance(z: np.ndarray) -> np.ndarray:
@@ -128,7 +131,7 @@ class ValidationSet:
     def evaluate(self, model) -> Quality:
         """Held-out loss (the training loss on held-out pixels), estimated MSE and noise variance."""
         model.net.eval()
-        totals = torch.zeros(3, dtype=torch.float64)
+        totals = torch.zeros(4, dtype=torch.float64)
         count = 0
         for i in range(len(self.targets)):
             y = self.targets[i : i + 1].double()
@@ -145,7 +148,8 @@ class ValidationSet:
                 noise_var = self.noise_var.to(y.device).reshape(1, -1, *([1] * (y.dim() - 2))).expand_as(y)
                 loss = (out - y) ** 2
                 mse = loss - noise_var
-            totals += torch.stack([loss[held].sum(), mse[held].sum(), noise_var[held].sum()]).cpu()
+            totals += torch.stack([loss[held].sum(), mse[held].sum(), noise_var[held].sum(),
+                                   (mse[held] ** 2).sum()]).cpu()
             count += int(held.sum())
-        loss, mse, noise_var = (totals / max(count, 1)).tolist()
-        return Quality(loss, mse, noise_var)
+        loss, mse, noise_var, mse_squares = (totals / max(count, 1)).tolist()
+        return Quality(loss, mse, noise_var, math.sqrt(max(mse_squares - mse**2, 0.0) / max(count, 1)))
