@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -46,27 +47,41 @@ def save_model(model: Model, path) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ModelFileError(f"{path} exists and is not a folder: choose a folder name for the model")
-    if path.is_dir() and any(path.iterdir()) and not (path / CONFIG).exists():
-        raise ModelFileError(f"{path} is a non-empty folder that holds no model: choose a new folder")
+    if path.is_dir() and any(path.iterdir()) and not _holds_only_our_model(path):
+        raise ModelFileError(f"{path} holds files that are not a napari-blindspot model: "
+                             "save the model into a new or empty folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
     if model.noise is not None:
         tensors.update({f"noise.{k}": v.detach().cpu().contiguous() for k, v in model.noise.state_dict().items()})
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    aside = None
     try:
         save_file(tensors, str(tmp / WEIGHTS))
         (tmp / CONFIG).write_text(json.dumps(_spec_to_json(model.spec), indent=2))
-        if path.exists():
-            for name in (CONFIG, WEIGHTS):
-                (path / name).unlink(missing_ok=True)
-            path.rmdir()
+        if path.exists():  # our old model (or an empty folder): set aside until the new one is in place
+            aside = Path(tempfile.mkdtemp(prefix=".old-", dir=path.parent))
+            os.replace(path, aside / "model")
         os.replace(tmp, path)
     except BaseException:
-        for f in tmp.glob("*"):
-            f.unlink()
-        tmp.rmdir()
+        if aside is not None and not path.exists():
+            os.replace(aside / "model", path)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
     return path
+
+
+def _holds_only_our_model(path: Path) -> bool:
+    """Replace a folder only if it holds our two files and nothing else: never anyone else's data."""
+    if not {p.name for p in path.iterdir()} <= {CONFIG, WEIGHTS}:
+        return False
+    try:
+        return json.loads((path / CONFIG).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _require(cond: bool, what: str) -> None:
