@@ -37,11 +37,12 @@ def _worker_predict(model_dir: str, input_path: str, series, axes: str, tile, gr
 HANDSHAKE_TIMEOUT_S = 10.0  # a scheduler answers its identity at once; silence is a wrong address
 
 
-def check_scheduler(address: str, timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
+def check_scheduler(address: str, timeout: float | None = None) -> None:
     """Ask `address` who it is, bounded in time: a server that never answers, or answers in another
     protocol (HTTP), is refused instead of hanging or being read as a giant message."""
     import asyncio
 
+    timeout = timeout or HANDSHAKE_TIMEOUT_S
     try:
         from distributed.comm import connect
     except ImportError:
