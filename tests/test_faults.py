@@ -75,7 +75,7 @@ def test_an_output_larger_than_the_free_space_is_refused_before_training(folder,
     monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained before the refusal"))
     assert main(["denoise", "in.npy", "out.npy", *FAST]) == 2
     line = error_line(capsys)
-    assert "no space left on" in line and "9.2 KB" in line and "100 bytes are free" in line
+    assert "no space left on device for out.npy" in line and "9.2 KB needed, 100 bytes free" in line
 
 
 def _this_package_env():

@@ -166,14 +166,13 @@ def check_space(needs: dict) -> None:
     by_disk: dict = {}
     for path, nbytes in needs.items():
         parent = Path(path).parent if str(Path(path).parent) else Path(".")
-        disk = os.stat(parent).st_dev
-        folder, total = by_disk.get(disk, (parent, 0))
-        by_disk[disk] = (folder, total + nbytes)
-    for folder, total in by_disk.values():
-        free = shutil.disk_usage(folder).free
+        paths, total = by_disk.get(os.stat(parent).st_dev, ([], 0))
+        by_disk[os.stat(parent).st_dev] = (paths + [str(path)], total + nbytes)
+    for paths, total in by_disk.values():
+        free = shutil.disk_usage(Path(paths[0]).parent or ".").free
         if total > free:
-            raise OSError(errno.ENOSPC, f"no space left on the disk of {folder}: the output needs "
-                                        f"{_size(total)}, {_size(free)} are free; free some space or write "
+            raise OSError(errno.ENOSPC, f"no space left on device for {' and '.join(paths)}: "
+                                        f"{_size(total)} needed, {_size(free)} free; free some space or write "
                                         "elsewhere")
 
 

@@ -301,13 +301,13 @@ def _run(args) -> None:
 
 def _no_space(err: BaseException) -> str | None:
     """The 'no space left' line for a full disk, however the library reports it (OSError, SafetensorError)."""
+    advice = "free some space or write elsewhere; nothing was written"
     if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = err.filename or ""
-        text = str(err.strerror or err)
-        return text if text.startswith("no space left") else f"no space left on the disk of {where or 'the output'}: " \
-                                                             "free some space or write elsewhere; nothing was written"
+        if str(err.strerror).startswith("no space left"):  # check_space's own words
+            return err.strerror
+        return f"no space left on device while writing {err.filename or 'the output'}: {advice}"
     if "No space left on device" in str(err):
-        return "no space left on device while saving: free some space or write elsewhere; nothing was written"
+        return f"no space left on device while saving the model: {advice}"
     return None
 
 
