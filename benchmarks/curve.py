@@ -36,7 +36,7 @@ PROBES = {  # method: [(patch side, batch)], the package default first
 def _device_name(device: str) -> str:
     import torch
 
-    from napari_blindspot.core.model import choose_device
+    from napari_blindspot.core.device import choose_device
 
     chosen = choose_device(device)
     if chosen.type == "cuda":

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import napari_blindspot as nb  # noqa: E402
 from images import cases, psnr  # noqa: E402
 from napari_blindspot.core import model as model_module  # noqa: E402
-from napari_blindspot.core.blindspot import BlindSpotNet, split_prior  # noqa: E402
+from napari_blindspot.core.blindspot import BlindSpotNet
+from napari_blindspot.core.hqssl import prior as split_prior  # noqa: E402
 from napari_blindspot.core.noise import make_noise_model  # noqa: E402
 
 

@@ -64,7 +64,7 @@ def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, image, monkeyp
 
 @pytest.mark.parametrize("extra, spatial_ndim", [([], 2), (["--3d"], 3), (["--scale", "1,1,1"], 2)])
 def test_z_spacing_in_tiff_metadata_chooses_2d_unless_told_otherwise(tmp_path, capsys, extra, spatial_ndim):
-    from napari_blindspot.core.model_io import load_model
+    from napari_blindspot.core.model import load_model
 
     stack = np.random.default_rng(0).normal(100, 10, (16, 16, 16)).astype(np.float32)
     src = tmp_path / "stack.tif"  # ImageJ: 0.2 um pixels, 1 um between planes (5x)

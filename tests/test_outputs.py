@@ -171,6 +171,6 @@ def test_model_save_never_deletes_a_folder_that_holds_other_files(tmp_path):
     (tmp_path / "config.json").write_text('{"format": "napari-blindspot-model"}')
     (tmp_path / "data.csv").write_text("1,2,3")
     before = snapshot(tmp_path)
-    with pytest.raises(ModelFileError, match="not a napari-blindspot model"):
+    with pytest.raises(ModelFileError, match="holds other files"):
         run.model.save(tmp_path)
     assert snapshot(tmp_path) == before

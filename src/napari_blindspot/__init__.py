@@ -12,12 +12,12 @@ __version__ = "0.1.0"
 __all__ = ["TrainConfig", "Progress", "Model", "denoise", "train", "load_model", "__version__"]
 
 _LAZY = {
-    "TrainConfig": "core.training",
+    "TrainConfig": "core.config",
     "Progress": "core.training",
     "TrainingRun": "core.training",
     "train": "core.training",
     "Model": "core.model",
-    "load_model": "core.model_io",
+    "load_model": "core.model",
     "denoise": "api",
 }
 

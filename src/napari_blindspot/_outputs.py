@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import math
 import os
 import re
@@ -24,8 +23,6 @@ from pathlib import Path
 import numpy as np
 
 FORMATS = (".tif", ".tiff", ".npy", ".zarr")
-MODEL_FILES = ("config.json", "weights.safetensors")
-MODEL_FORMAT = "napari-blindspot-model"  # the marker in our config.json (core/model_io.py writes it)
 _MAGIC = {".npy": (b"\x93NUMPY",), ".tif": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")}
 _ZARR_ENTRY = re.compile(r"^(\.zarray|\.zattrs|zarr\.json|c|[0-9]+([./][0-9]+)*)$")  # metadata and chunk keys
 
@@ -142,23 +139,14 @@ def check_model_dir(path, overwrite: bool = False, name: str = "the model folder
     entries = sorted(p.name for p in path.iterdir())
     if not entries:
         return
-    if not is_our_model(path):
+    from .core.model_io import is_model_folder
+
+    if not is_model_folder(path):
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise ValueError(f"{name} {path} holds other files ({shown}): save the model into a new or empty folder")
     if not overwrite:
         raise ValueError(f"{name} {path} holds a model already: add --overwrite to replace it, "
                          "or choose a new folder")
-
-
-def is_our_model(path: Path) -> bool:
-    """Only our two files, and a config.json with our format marker."""
-    entries = {p.name for p in Path(path).iterdir()}
-    if not entries <= set(MODEL_FILES) or MODEL_FILES[0] not in entries:
-        return False
-    try:
-        return json.loads((Path(path) / MODEL_FILES[0]).read_text()).get("format") == MODEL_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def check_space(needs: dict) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .core.training import TrainConfig, train
+from .core.config import TrainConfig
+from .core.training import train
 
 
 def denoise(image, method: str = "n2v", axes: str | None = None, time_budget_s: float | None = 60.0,

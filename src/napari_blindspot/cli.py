@@ -85,9 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--patch-size", type=_count(8, "a patch side of at least 8 pixels", " (64 is typical)"),
                        help="training patch side in pixels")
         p.add_argument("--batch-size", type=_count(1, "a positive whole number of patches", " (16 is typical)"))
-        p.add_argument("--channels", default="joint", choices=["joint", "independent"],
-                       help="axis C: one model for all channels (joint, default: channels inform each "
-                            "other) or one model per channel (independent: for unrelated stains)")
+        p.add_argument("--channels", default="independent", choices=["joint", "independent"],
+                       help="axis C: one model per channel (independent, default: no channel leaks into "
+                            "another) or one model for all channels (joint: channels inform each other)")
         z_mode = p.add_mutually_exclusive_group()
         z_mode.add_argument("--2d", dest="three_d", action="store_false", default=None,
                             help="train a Z stack slice by slice in 2D")
@@ -145,7 +145,8 @@ def _input_axes(args, image) -> str | None:
 def _train(args, image, axes):
     from tqdm import tqdm
 
-    from .core.training import TrainConfig, train
+    from .core.config import TrainConfig
+    from .core.training import train
     from .io import read_scale
 
     scale = _parse_scale(args.scale) if args.scale else read_scale(args.input, args.series)
@@ -268,7 +269,7 @@ def _run(args) -> None:
         raise ValueError("--uncertainty needs --method hqssl")
     _check_paths(args)
     if args.command == "predict":
-        from .core.model_io import load_model
+        from .core.model import load_model
 
         if args.scheduler:
             from .distributed import check_scheduler
@@ -294,7 +295,7 @@ def _run(args) -> None:
     run = _train(args, image, _input_axes(args, image))
     model_dir = args.model_dir if args.command == "train" else args.save_model
     if model_dir:
-        run.model.save(model_dir)
+        run.model.save(model_dir, overwrite=args.overwrite)
     if output:
         _predict(run.model, image, run.config.axes, args)
 

@@ -20,7 +20,7 @@ from .core.predict import TileGroup, predict_group, plan_tiles, write_group
 
 @lru_cache(maxsize=4)
 def _worker_model(model_dir: str):
-    from .core.model_io import load_model
+    from .core.model import load_model
 
     return load_model(model_dir, device="auto")
 
@@ -79,7 +79,7 @@ def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, t
         from distributed import Client, as_completed
     except ImportError:
         raise ValueError("--scheduler needs dask.distributed: pip install 'napari-blindspot[distributed]'") from None
-    from .core.model_io import load_model
+    from .core.model import load_model
     from .io import read_image
 
     model_dir, input_path = os.path.abspath(model_dir), os.path.abspath(input_path)

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import napari_blindspot as nb
-from napari_blindspot.core.model_io import load_model
-from napari_blindspot.core.training import TrainConfig
+from napari_blindspot.core.model import load_model
+from napari_blindspot.core.config import TrainConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import napari_blindspot as nb
-from napari_blindspot.core.model_io import ModelFileError
+from napari_blindspot.core.spec import ModelFileError
 
 
 @pytest.fixture(scope="module", params=["n2v", "n2v2"])

@@ -38,7 +38,7 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from ..core.data import choose_three_d, guess_axes, validate_axes
-from ..core.training import NOISE_MODELS, TrainConfig
+from ..core.config import NOISE_MODELS, TrainConfig
 from . import _jobs
 from ._gl import make_canvas_current
 from ._layers import LayerPicker, layer_data
@@ -48,7 +48,7 @@ from ._progress import ProgressBar
 
 METHODS = {"N2V": "n2v", "N2V2": "n2v2", "HQ-SSL": "hqssl"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
-CHANNEL_MODES = {"one model for all": "joint", "one model per channel": "independent"}  # -> TrainConfig.channels
+CHANNEL_MODES = {"one model per channel": "independent", "one model for all": "joint"}  # -> TrainConfig.channels
 CHANNELS_TIP = (
     "For images with a C axis.\n"
     "One model for all: one network sees every channel and denoises them together, so channels "
@@ -467,7 +467,7 @@ class DenoiseWidget(QWidget):
         _set_row_visible(self._form, self.z_box, has_z)
         if not has_z:
             return
-        from ..core.model import choose_device
+        from ..core.device import choose_device
 
         try:
             gpu = choose_device(self.device_combo.currentText()).type != "cpu"
@@ -634,7 +634,7 @@ class DenoiseWidget(QWidget):
         dims, job = self.viewer.dims, self._res.job
         on_gpu = job is not None and job.run is not None and job.run.device.type != "cpu"
         if job is None:
-            from ..core.model import choose_device
+            from ..core.device import choose_device
 
             try:
                 on_gpu = choose_device(self.device_combo.currentText()).type != "cpu"
@@ -765,7 +765,7 @@ class DenoiseWidget(QWidget):
         folder = self.ask_directory("Load a model folder")
         if not folder:
             return
-        from ..core.model_io import load_model
+        from ..core.model import load_model
 
         try:
             model = load_model(folder, device=self.device_combo.currentText())

@@ -14,14 +14,16 @@ message a user needs ("use a smaller patch") is best written here, next to the c
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..core import training
+from ..core.config import TrainConfig
+from ..core.device import torch_threads
 from ..core.lazy import predict_lazy
+from ..core.preview import central_region
 
 LAZY_BYTES = 256 * 2**20  # results for sources larger than this (as float32) stay lazy
 
@@ -61,16 +63,6 @@ def _build_an_optimiser() -> None:
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     finally:
         torch_warm.set()
-
-
-@contextmanager
-def _torch_threads(n: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Cancelled(Exception):
@@ -151,7 +143,7 @@ def predict(model, image, axes: str, status: JobStatus, lazy: bool = False) -> R
         out = predict_lazy(model, image, axes, return_uncertainty=uncertain)
         sample = _central_block(model, image, axes)
     else:
-        with _torch_threads(worker_threads()):
+        with torch_threads(worker_threads()):
             out = model.predict(image, axes, return_uncertainty=uncertain, progress=status._predict_progress)
         sample = out
     denoised, std = out if uncertain else (out, None)
@@ -161,22 +153,16 @@ def predict(model, image, axes: str, status: JobStatus, lazy: bool = False) -> R
                   None if sample_std is None else (0.0, display_range(sample_std)[1]))
 
 
-def _central_block(model, image, axes: str, side: int = 128):
+def _central_block(model, image, axes: str):
     """The prediction (and uncertainty) of a small central block of a lazy source, for display
     ranges: without them napari would compute whole planes of the layers just to pick a contrast."""
     spatial = "ZYX" if model.spec.spatial_ndim == 3 else "YX"
-    index = []
-    for size, axis in zip(image.shape, axes.upper()):
-        if axis in spatial:
-            width = min(size, 16 if axis == "Z" else side)
-            index.append(slice((size - width) // 2, (size - width) // 2 + width))
-        else:
-            index.append(slice(None) if axis == "C" else slice(size // 2, size // 2 + 1))
-    with _torch_threads(worker_threads()):
-        return model.predict(image[tuple(index)], axes, return_uncertainty=model.method == "hqssl")
+    block = central_region(image.shape, axes.upper(), side=128, spatial=spatial, keep_dims=True)
+    with torch_threads(worker_threads()):
+        return model.predict(image[block], axes, return_uncertainty=model.method == "hqssl")
 
 
-def train_job(image, config: training.TrainConfig, model, region: tuple | None, status: JobStatus,
+def train_job(image, config: TrainConfig, model, region: tuple | None, status: JobStatus,
               lazy: bool = False):
     """Train (or continue training `model`), then denoise the whole image (or, with `lazy`,
     give a lazy result)."""

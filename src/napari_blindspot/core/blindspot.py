@@ -5,7 +5,7 @@ spatial axis), run on every rotation of the input that brings another half-space
 After the UNet the output is shifted down one more row, so each view sees the half-space
 strictly above the pixel; rotated back and fused by 1x1 convolutions, the views cover
 everything but the pixel itself. Output channels are a Gaussian prior over the clean value
-(see `split_prior`); the noise model (`noise.py`) turns it into a loss and a posterior.
+(see `hqssl.prior`); the noise model (`noise.py`) turns it into a loss and a posterior.
 
 Works in 2D (4 rotations in YX) and 3D (6 rotations: +-z, +-y, +-x) on any spatial size:
 the input is zero-padded at the end of each axis to a multiple of ``2 ** depth`` (zeros
@@ -17,7 +17,7 @@ one batched UNet call (all of them for square/cubic input).
 "independent" channel models): every convolution, the fusion head included, is grouped and
 every concatenation keeps each group's channels together, so output group g sees only input
 group g. The output is then ordered per group (each group's means, then its variances), which
-`split_prior` undoes.
+`hqssl.prior` undoes.
 """
 
 from __future__ import annotations
@@ -26,23 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .unet import cat_groups
+from .unet import cat_groups, check_layout
 
-# "cpu": measured on 2 CPU cores, 64x64 patches, batch 8, forward+backward: 4.5 steps/s
-# (24/24/2: 2.9, 16/32/3: 2.2, 24/48/2: 1.1, 32/64/3: 0.4), and the best PSNR after 40 s on
-# camera + sigma 25 (26.5 dB vs 24.9 for 24/24/2 and 24.6 for 16/32/3); it kept improving
-# over 2276 steps (480 s: 29.2 dB). "gpu": the same network. "reference": the reference
-# widths (48 encoder, 96 decoder, 5 pools); trained on one image on an H100 it overfits within
-# a few hundred steps (camera: 25.6 dB after 5 s, 15.8 after 40 s, below the noisy input; also
-# brick and ihc, with or without AMP, at lr 2e-3 or 4e-4), so no device picks it by default.
+# HQ-SSL widths. "cpu"/"gpu": chosen on one image (docs/methods.md, "Network size");
+# "reference": the paper's widths, which overfit one image (same section), so no default.
 PRESETS = {
     "cpu": dict(features=16, decoder_features=16, depth=3),
     "gpu": dict(features=16, decoder_features=16, depth=3),
     "reference": dict(features=48, decoder_features=96, depth=5),
 }
-
-PRIOR_VAR_FLOOR = 1e-6  # keeps s_x^2 > 0 even where softplus underflows
-
 
 # -- the two shifted building blocks ------------------------------------------------------
 
@@ -145,18 +137,15 @@ def _act() -> nn.Module:
 
 class BlindSpotNet(nn.Module):
     """(N, in_channels, *spatial) -> (N, out_channels, *spatial); output pixel p never sees
-    input pixel p. For HQ-SSL use ``out_channels = 2 * in_channels`` and `split_prior`.
+    input pixel p. For HQ-SSL use ``out_channels = 2 * in_channels`` and `hqssl.prior`.
     `groups` independent networks in one; widths are per group."""
 
     def __init__(self, ndim: int, in_channels: int, out_channels: int, features: int = 16,
                  depth: int = 3, decoder_features: int | None = None, groups: int = 1):
         super().__init__()
-        if ndim not in (2, 3):
-            raise ValueError(f"BlindSpotNet works on 2 or 3 spatial axes, not {ndim}")
+        check_layout(ndim, in_channels, out_channels, groups)
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
         self.ndim, self.depth, self.in_channels, self.groups = ndim, depth, in_channels, groups
         d = decoder_features or 2 * features
         self.unet = _UpwardUNet(ndim, in_channels, features, d, depth, groups)
@@ -200,16 +189,3 @@ class BlindSpotNet(nn.Module):
             for i, y in zip(idx, ys):
                 out[i] = y
         return out
-
-
-def split_prior(out: torch.Tensor, channels: int, groups: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Network output -> (mu, s_x^2): the Gaussian prior over the clean value.
-
-    The output holds, group by group, that group's means then its `a`s: (mu_0..mu_C-1,
-    a_0..a_C-1) for one group, (mu_0, a_0, mu_1, a_1, ...) for one group per channel.
-    s_x^2 = softplus(a) + 1e-6: positive, behaves like exp(a) for small variances (gradients
-    in log space, no dead zone as with the reference's a^2 at a=0) and like a for large ones
-    (no blow-up as with exp)."""
-    parts = out[:, : 2 * channels].unflatten(1, (groups, 2, channels // groups))
-    mu, a = parts[:, :, 0].flatten(1, 2), parts[:, :, 1].flatten(1, 2)
-    return mu, F.softplus(a) + PRIOR_VAR_FLOOR

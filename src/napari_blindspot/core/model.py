@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 from torch import nn
 
-from .data import Normalisation, StackView, validate_axes
+from . import hqssl
+from .blindspot import BlindSpotNet
+from .config import METHODS
+from .data import StackView, validate_axes
+from .defaults import prediction_tiles
+from .device import choose_device
+from .model_io import read_config, read_weights, write_model_folder
+from .noise import make_noise_model
 from .predict import predict_tiled
-
-METHODS = ("n2v", "n2v2", "hqssl")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything needed to rebuild a model; saved as JSON next to the weights."""
-
-    method: str
-    axes: str
-    spatial_ndim: int
-    channels: int
-    network: dict
-    normalisation: Normalisation
-    noise: dict | None = None  # HQ-SSL noise model config
-    noise_params: dict | None = None  # learned values, in input units (for people to read)
-    input_dtype: str = "float32"
-    history: dict = field(default_factory=dict)  # steps, seconds, final losses
+from .spec import ModelFileError, ModelSpec, spec_from_json, spec_to_json
+from .unet import UNet
 
 
 def build_network(method: str, spatial_ndim: int, channels: int, network: dict) -> nn.Module:
-    if method in ("n2v", "n2v2"):
-        from .unet import UNet
-
+    if method in ("n2v", "n2v2", "n2n"):  # N2N: the plain UNet, trained on the other recording
         return UNet(spatial_ndim, channels, channels, n2v2=(method == "n2v2"), **network)
     if method == "hqssl":
-        from .blindspot import BlindSpotNet
-
         return BlindSpotNet(spatial_ndim, channels, 2 * channels, **network)
     raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
 
@@ -45,33 +30,13 @@ def build_network(method: str, spatial_ndim: int, channels: int, network: dict) 
 def build_noise_model(spec: ModelSpec) -> nn.Module | None:
     if spec.method != "hqssl":
         return None
-    from .noise import make_noise_model
-
     zero = torch.tensor(spec.normalisation.zero_level, dtype=torch.float32)
     return make_noise_model(channels=spec.channels, zero_level=zero, **spec.noise)
 
 
-def choose_device(name: str = "auto") -> torch.device:
-    """CUDA, then Apple MPS, then CPU for "auto"; a named device must be available."""
-    name = (name or "auto").lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA GPU is available: use 'auto' or 'cpu'")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' requested but Apple MPS is not available: use 'auto' or 'cpu'")
-    if name not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
-    return torch.device(name)
-
-
-def default_tile(spatial_ndim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Tile and overlap margin per spatial axis."""
-    return ((512, 512), (32, 32)) if spatial_ndim == 2 else ((64, 128, 128), (16, 16, 16))
+def _state(net: nn.Module, noise: nn.Module | None) -> dict[str, torch.Tensor]:
+    modules = {"net": net} if noise is None else {"net": net, "noise": noise}
+    return {f"{name}.{k}": v for name, module in modules.items() for k, v in module.state_dict().items()}
 
 
 class Model:
@@ -88,7 +53,7 @@ class Model:
 
     @property
     def memory_format(self) -> torch.memory_format:
-        """Channels-last layout: on CPU (mkldnn) it trains 1.2x (N2V) to 1.6x (HQ-SSL) faster."""
+        """Channels-last: faster convolutions on the CPU (docs/benchmarks.md, "Defaults")."""
         return torch.channels_last if self.spec.spatial_ndim == 2 else torch.channels_last_3d
 
     def to(self, device) -> "Model":
@@ -105,10 +70,7 @@ class Model:
         out = self.net(z.contiguous(memory_format=self.memory_format))
         if self.spec.method != "hqssl":
             return (out, None) if with_variance else out
-        from .blindspot import split_prior
-
-        mu, prior_var = split_prior(out, self.spec.channels, self.net.groups)
-        mean, var = self.noise.posterior(z, mu, prior_var)
+        mean, var = hqssl.posterior(self.noise, z, out, self.net.groups)
         return (mean, var) if with_variance else mean
 
     def _predict_batch(self, raw: np.ndarray, with_variance: bool) -> list[np.ndarray]:
@@ -156,7 +118,7 @@ class Model:
         if view.channels != self.spec.channels:
             raise ValueError(f"the model was trained on {self.spec.channels} channel(s), the image "
                              f"has {view.channels} (axes '{axes}', shape {tuple(image.shape)})")
-        size, margin = default_tile(self.spec.spatial_ndim)
+        size, margin = prediction_tiles(self.spec.spatial_ndim)
         if tile is not None:
             size = (tile,) * self.spec.spatial_ndim if isinstance(tile, int) else tuple(tile)
             if min(size) < 8:
@@ -164,10 +126,30 @@ class Model:
             margin = tuple(min(m, max(0, (t - 1) // 4)) for m, t in zip(margin, size))
         return view, size, margin
 
-    def save(self, path) -> None:
-        from .model_io import save_model
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The weights as CPU tensors, network under "net.", noise model under "noise."."""
+        return {k: v.detach().cpu().contiguous() for k, v in _state(self.net, self.noise).items()}
 
-        save_model(self, path)
+    def save(self, path, overwrite: bool = False):
+        """Write the model folder (config.json + weights.safetensors); replacing a model
+        already there needs `overwrite`."""
+        return write_model_folder(path, spec_to_json(self.spec), self.tensors(), overwrite)
+
+
+def load_model(path, device: str = "auto") -> Model:
+    """Load a model folder written by `Model.save`: JSON + safetensors only, checked before use."""
+    spec = spec_from_json(read_config(path))
+    noise = build_noise_model(spec)  # a few numbers per channel
+    with torch.device("meta"):  # the network's shapes, without allocating them
+        meta_net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+    tensors = read_weights(path, {k: tuple(v.shape) for k, v in _state(meta_net, noise).items()})
+    if not all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point()):
+        raise ModelFileError(f"{path}: the weights hold NaN or infinite values; the model cannot be used")
+    net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    if noise is not None:
+        noise.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("noise.")})
+    return Model(spec, net, noise).to(choose_device(device))
 
 
 class CanonicalWriter:

@@ -1,0 +1,48 @@
+"""Live previews: which part of the image, and how it is denoised with no border artefacts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Previews take at most this share of training time (training.Pacer), so they never slow
+# training noticeably (docs/benchmarks.md, "Widget latency").
+PREVIEW_SHARE = 0.05
+
+
+def central_region(shape: tuple[int, ...], axes: str, side: int = 512, spatial: str = "YX",
+                   depth: int = 16, keep_dims: bool = False) -> tuple:
+    """The centre of an image: at most `side` pixels along Y and X (`depth` along Z when Z is
+    in `spatial`), all of C, and the middle plane of every other axis (an int, or a one-plane
+    slice with `keep_dims`)."""
+    region = []
+    for size, axis in zip(shape, axes):
+        if axis in spatial:
+            width = min(size, depth if axis == "Z" else side)
+            start = (size - width) // 2
+            region.append(slice(start, start + width))
+        elif axis == "C":
+            region.append(slice(None))
+        else:
+            region.append(slice(size // 2, size // 2 + 1) if keep_dims else size // 2)
+    return tuple(region)
+
+
+def preview_of(model, image, axes: str, region: tuple, context: int = 16) -> np.ndarray:
+    """Denoise just `region` of `image` (ints pick planes, slices pick ranges).
+
+    The model's spatial axes are read `context` pixels wider than asked, so the preview has no
+    border artefacts the full result would not have; the result is cropped back to `region`.
+    """
+    spatial = "ZYX" if model.spec.spatial_ndim == 3 else "YX"
+    read, crop = [], []
+    for size, axis, want in zip(image.shape, axes, region):
+        start, stop = want.indices(size)[:2] if isinstance(want, slice) else (int(want), int(want) + 1)
+        if axis in spatial:
+            lo, hi = max(0, start - context), min(size, stop + context)
+        elif axis == "C":
+            lo, hi = 0, size
+        else:
+            lo, hi = start, stop
+        read.append(slice(lo, hi))
+        crop.append(slice(start - lo, stop - lo) if isinstance(want, slice) else want - lo)
+    return model.predict(image[tuple(read)], axes)[tuple(crop)]

@@ -1,0 +1,139 @@
+"""A model's description (`ModelSpec`) and its JSON form, checked field by field on reading.
+
+A model file comes from anyone: its config is checked for types, ranges and consistency
+before a single tensor is built, so a small file can never ask for gigabytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .config import METHODS, NOISE_MODELS
+from .data import Normalisation
+
+FORMAT = "napari-blindspot-model"
+FORMAT_VERSION = 1
+MAX_CHANNELS = 64
+MAX_FEATURES = 512  # wider than any preset by 5x
+MAX_DEPTH = 6
+MAX_ABS = 1e30  # normalisation values beyond this overflow float32 arithmetic
+_NETWORK_KEYS = {"n2v": {"depth", "features", "batch_norm", "groups"},
+                 "hqssl": {"depth", "features", "decoder_features", "groups"}}
+
+
+class ModelFileError(ValueError):
+    """The model folder is missing, corrupt or not ours."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a model; saved as JSON next to the weights."""
+
+    method: str
+    axes: str
+    spatial_ndim: int
+    channels: int
+    network: dict
+    normalisation: Normalisation
+    noise: dict | None = None  # HQ-SSL noise model config
+    noise_params: dict | None = None  # learned values, in input units (for people to read)
+    input_dtype: str = "float32"
+    history: dict = field(default_factory=dict)  # steps, seconds, final losses
+
+
+def spec_to_json(spec: ModelSpec) -> dict:
+    from .. import __version__
+
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
+        "method": spec.method, "axes": spec.axes, "spatial_ndim": spec.spatial_ndim,
+        "channels": spec.channels, "network": spec.network,
+        "normalisation": {"mean": list(spec.normalisation.mean), "std": list(spec.normalisation.std)},
+        "noise": spec.noise, "noise_params": spec.noise_params,
+        "input_dtype": spec.input_dtype, "history": spec.history,
+    }
+
+
+def _require(cond: bool, what: str) -> None:
+    if not cond:
+        raise ModelFileError(f"invalid model config: {what}")
+
+
+def _is_int(v) -> bool:
+    return type(v) is int
+
+
+def _is_number(v) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def _check_network(method: str, channels: int, network) -> None:
+    family = "hqssl" if method == "hqssl" else "n2v"
+    _require(isinstance(network, dict) and set(network) <= _NETWORK_KEYS[family],
+             f"network settings must be a subset of {sorted(_NETWORK_KEYS[family])}")
+    for key in ("features", "decoder_features"):
+        if key in network:
+            _require(_is_int(network[key]) and 1 <= network[key] <= MAX_FEATURES,
+                     f"network {key} must be an integer in 1..{MAX_FEATURES}")
+    if "depth" in network:
+        _require(_is_int(network["depth"]) and 1 <= network["depth"] <= MAX_DEPTH,
+                 f"network depth must be an integer in 1..{MAX_DEPTH}")
+    if "batch_norm" in network:
+        _require(type(network["batch_norm"]) is bool, "network batch_norm must be true or false")
+    groups = network.get("groups", 1)  # absent in models saved before independent channel models
+    _require(_is_int(groups) and groups in (1, channels),
+             f"network groups must be 1 (one model for all channels) or {channels} (one per channel)")
+
+
+def _check_normalisation(norm, channels: int) -> Normalisation:
+    norm = norm if isinstance(norm, dict) else {}
+    mean, std = norm.get("mean"), norm.get("std")
+    _require(isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == channels
+             and all(_is_number(v) for v in mean + std),
+             "normalisation must list a finite mean and std per channel")
+    _require(all(abs(m) <= MAX_ABS and 1 / MAX_ABS <= s <= MAX_ABS and abs(m) / s <= MAX_ABS
+                 for m, s in zip(mean, std)),
+             f"normalisation out of range: each channel needs a positive std in [1e-30, 1e30] and "
+             f"|mean| / std at most {MAX_ABS:g}")
+    return Normalisation(tuple(map(float, mean)), tuple(map(float, std)))
+
+
+def _check_noise(method: str, channels: int, noise) -> None:
+    if method != "hqssl":
+        _require(noise is None, f"a {method} model has no noise model")
+        return
+    _require(isinstance(noise, dict) and set(noise) <= {"kind", "sigma"} and noise.get("kind") in NOISE_MODELS,
+             f"an hqssl model needs a noise config: kind one of {', '.join(NOISE_MODELS)}")
+    sigma = noise.get("sigma")
+    values = sigma if isinstance(sigma, list) else [sigma]
+    _require(sigma is None or (len(values) in (1, channels) and all(_is_number(v) and v > 0 for v in values)),
+             "noise sigma must be a positive number per channel (normalised units)")
+    _require(sigma is None or noise["kind"] == "gaussian", "noise sigma applies to gaussian noise only")
+
+
+def spec_from_json(cfg) -> ModelSpec:
+    """The spec in a config.json, or ModelFileError saying which field is wrong."""
+    _require(isinstance(cfg, dict) and cfg.get("format") == FORMAT, f"not a {FORMAT} config")
+    _require(cfg.get("format_version") == FORMAT_VERSION,
+             f"format_version {cfg.get('format_version')!r} is not {FORMAT_VERSION}: "
+             "update napari-blindspot to load it")
+    method = cfg.get("method")
+    _require(method in METHODS, f"method must be one of {METHODS}")
+    _require(cfg.get("spatial_ndim") in (2, 3) and _is_int(cfg["spatial_ndim"]), "spatial_ndim must be 2 or 3")
+    axes = cfg.get("axes")
+    _require(isinstance(axes, str) and 2 <= len(axes) <= 6 and set(axes) <= set("STCZYX")
+             and len(set(axes)) == len(axes) and {"Y", "X"} <= set(axes), "axes must be distinct letters "
+             "from S, T, C, Z, Y, X including Y and X")
+    channels = cfg.get("channels")
+    _require(_is_int(channels) and 1 <= channels <= MAX_CHANNELS, f"channels must be 1..{MAX_CHANNELS}")
+    _check_network(method, channels, cfg.get("network"))
+    norm = _check_normalisation(cfg.get("normalisation"), channels)
+    _check_noise(method, channels, cfg.get("noise"))
+    for key in ("noise_params", "history"):
+        _require(cfg.get(key) is None or isinstance(cfg[key], dict), f"{key} must be an object")
+    _require(isinstance(cfg.get("input_dtype", "float32"), str), "input_dtype must be a string")
+    return ModelSpec(method=method, axes=axes, spatial_ndim=cfg["spatial_ndim"], channels=channels,
+                     network=cfg["network"], normalisation=norm, noise=cfg.get("noise"),
+                     noise_params=cfg.get("noise_params"), input_dtype=cfg.get("input_dtype", "float32"),
+                     history=cfg.get("history") or {})
