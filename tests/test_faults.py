@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from napari_blindspot.cli import main
+from napari_blindspot.core import step as training_step
 from napari_blindspot.core import training
 
 IMAGE = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
@@ -181,7 +182,7 @@ def test_a_batch_too_large_for_memory_is_refused_before_training(folder, capsys,
     from napari_blindspot import cli
 
     monkeypatch.setattr(cli, "_available_memory", lambda: 10**6, raising=False)
-    monkeypatch.setattr(training.TrainingRun, "_loss", lambda *a: pytest.fail("trained before the refusal"))
+    monkeypatch.setattr(training_step, "loss", lambda *a, **k: pytest.fail("trained before the refusal"))
     assert main(["denoise", "in.npy", "out.npy", "--steps", "1", "--batch-size", "64", "--patch-size", "16"]) == 2
     line = error_line(capsys)
     assert "--batch-size 64" in line and "GB are free" in line
@@ -192,10 +193,10 @@ def test_a_batch_too_large_for_memory_is_refused_before_training(folder, capsys,
     RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
 ])
 def test_running_out_of_memory_is_one_line_that_says_what_to_do(folder, capsys, monkeypatch, failure):
-    def loss(*args):
+    def loss(*args, **kwargs):
         raise failure
 
-    monkeypatch.setattr(training.TrainingRun, "_loss", loss)
+    monkeypatch.setattr(training_step, "loss", loss)
     assert main(["denoise", "in.npy", "out.npy", *FAST]) == 2
     assert "out of memory: use a smaller --patch-size, --batch-size" in error_line(capsys)
     assert sorted(p.name for p in folder.iterdir()) == ["in.npy"]

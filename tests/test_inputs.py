@@ -12,7 +12,7 @@ import zarr
 
 import napari_blindspot as nb
 from napari_blindspot.cli import main
-from napari_blindspot.core.model_io import load_model
+from napari_blindspot.core.model import load_model
 from napari_blindspot import io
 
 RNG = np.random.default_rng(0)
