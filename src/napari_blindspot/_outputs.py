@@ -172,14 +172,15 @@ def _size(nbytes: float) -> str:
     return ""
 
 
-def _reserve(path: Path) -> None:
-    """Allocate a sparse file's blocks now: writing a memory map on a full disk is a SIGBUS, this an OSError."""
+def _reserve(path: Path, name: Path) -> None:
+    """Allocate a sparse file's blocks now: writing a memory map on a full disk is a SIGBUS, this an
+    OSError (about `name`, the output the user asked for)."""
     with open(path, "r+b") as f:
         try:
             os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
         except OSError as err:
             if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                raise
+                raise OSError(err.errno, err.strerror, str(name)) from None
 
 
 @contextlib.contextmanager
@@ -204,12 +205,12 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
                                   chunks=chunks or _default_chunks(shape))
         elif suffix == ".npy":
             out = np.lib.format.open_memmap(target, mode="w+", dtype=dtype, shape=shape)
-            _reserve(target)
+            _reserve(target, path)
         else:
             import tifffile
 
             out = tifffile.memmap(target, shape=shape, dtype=dtype, bigtiff=True)
-            _reserve(target)
+            _reserve(target, path)
         yield out
         if hasattr(out, "flush"):
             out.flush()
@@ -218,6 +219,10 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
         if path.is_dir():  # a zarr array of ours: move it aside, then put the new one in its place
             os.replace(path, tmp / ".old")
         os.replace(target, path)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):  # name the output, not a chunk in our temporary
+            raise OSError(err.errno, err.strerror, str(path)) from None
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
