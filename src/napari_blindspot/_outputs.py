@@ -17,7 +17,9 @@ import math
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -201,8 +203,8 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
         if suffix == ".zarr":
             import zarr
 
-            out = zarr.open_array(str(target), mode="w", shape=shape, dtype=dtype,
-                                  chunks=chunks or _default_chunks(shape))
+            out = _WholeWrites(zarr.open_array(str(target), mode="w", shape=shape, dtype=dtype,
+                                               chunks=chunks or _default_chunks(shape)))
         elif suffix == ".npy":
             out = np.lib.format.open_memmap(target, mode="w+", dtype=dtype, shape=shape)
             _reserve(target, path)
@@ -225,6 +227,43 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _WholeWrites:
+    """A zarr array whose writes finish before a signal unwinds: zarr writes chunks on its own
+    thread, and one still in flight after the temporary is removed would leave it behind."""
+
+    def __init__(self, array):
+        self._array = array
+
+    def __getattr__(self, name):
+        return getattr(self._array, name)
+
+    def __getitem__(self, index):
+        return self._array[index]
+
+    def __setitem__(self, index, value):
+        with _signals_deferred():
+            self._array[index] = value
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT and the signals that have Python handlers until the block ends, then deliver them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    held = [s for s in signal.valid_signals() if s == signal.SIGINT or
+            (s not in (signal.SIGKILL, signal.SIGSTOP) and callable(signal.getsignal(s)))]
+    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in pending[:1]:
+            signal.raise_signal(signum)
 
 
 def _default_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
