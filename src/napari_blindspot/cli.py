@@ -1,4 +1,4 @@
-"""Command line: ``napari-blindspot denoise|train|predict``. Parses, reports, and nothing else."""
+"""Command line: ``napari-blindspot denoise|train|predict|export``. Parses, reports, and nothing else."""
 
 from __future__ import annotations
 
@@ -125,6 +125,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on an existing dask.distributed cluster, e.g. tcp://host:8786")
     common(p)
+
+    e = sub.add_parser("export", help="write a saved model as a bioimage.io model package (needs the bmz extra)")
+    e.add_argument("model_dir")
+    e.add_argument("output", metavar="OUT.zip")
+    e.add_argument("--name", help="model name (default: 'napari-blindspot <METHOD> denoiser')")
+    e.add_argument("--author", action="append", help="an author's name; repeat for several "
+                   "(default: 'napari-blindspot user')")
+    e.add_argument("--license", default="CC-BY-4.0", help="SPDX license identifier (default: CC-BY-4.0)")
+    e.add_argument("--sample", metavar="IMAGE", help="an image in the model's axes whose centre becomes the "
+                   "package's test input and cover (default: a synthetic image)")
+    e.add_argument("--overwrite", action="store_true", help="replace OUT.zip if it exists")
+    e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -249,6 +261,21 @@ def _predict(model, image, axes, args, run_on=None):
                 run([out])
 
 
+def _export(args) -> None:
+    try:
+        from .bmz import export_model, require_bioimageio
+
+        require_bioimageio()
+    except ImportError as err:
+        raise ValueError(str(err)) from None
+    from .io import read_image
+
+    sample = read_image(args.sample) if args.sample else None
+    path = export_model(args.model_dir, args.output, name=args.name, authors=args.author or ["napari-blindspot user"],
+                        license=args.license, sample=sample, overwrite=args.overwrite)
+    print(f"wrote {path} (check it with: bioimageio test {path})", file=sys.stderr)
+
+
 def _check_paths(args) -> None:
     """Everything about the paths that can be refused, refused before any work."""
     from .io import check_outputs, locate
@@ -265,6 +292,9 @@ def _check_paths(args) -> None:
 def _run(args) -> None:
     from .io import check_space, output_bytes, read_image
 
+    if args.command == "export":
+        _export(args)
+        return
     if args.command == "denoise" and args.uncertainty and args.method != "hqssl":
         raise ValueError("--uncertainty needs --method hqssl")
     _check_paths(args)
