@@ -64,22 +64,39 @@ def _fragment_in(fragment: str, text: str) -> bool:
 
 # -- Python API: nb.denoise in a forked process ------------------------------------------------
 
+def _unknown_chunks():
+    import dask.array as da
+
+    lazy = da.from_array(GOOD, chunks=16)
+    return lazy[lazy[:, 0] > 0]
+
+
 API_EXTRA = [  # (id, image, kwargs, expected words): beyond the table the tests check
     ("axes not a string", GOOD, {"axes": 2}, "must be a string"),
     ("unknown device", GOOD, {"device": "tpu"}, "unknown device"),
+    ("string for a number", GOOD, {"time_budget_s": "60", "steps": None}, "time_budget_s must be a number"),
+    ("float for a whole number", GOOD, {"batch_size": 2.0}, "batch_size must be a whole number"),
+    ("negative seed", GOOD, {"seed": -1}, "seed must be a whole number from 0"),
+    ("zero training steps", GOOD, {"time_budget_s": 1e-9, "steps": None}, "no step"),
+    ("dask array of unknown chunk sizes", _unknown_chunks(), {}, "compute_chunk_sizes"),
 ]
+
+
+def _bytes(image) -> bytes:
+    """The array's bytes; a dask array of unknown shape by its graph's name (computing it would change nothing)."""
+    return image.tobytes() if hasattr(image, "tobytes") else str(getattr(image, "name", id(image))).encode()
 
 
 def _api_child(conn, image, kwargs) -> None:
     import napari_blindspot as nb
 
-    before = _sha(image.tobytes())
+    before = _sha(_bytes(image))
     try:
         nb.denoise(image, **{"axes": None, **table.FAST, **kwargs})
         result = {"raised": None, "message": ""}
     except Exception as err:  # noqa: BLE001 - recorded, that is the point
         result = {"raised": type(err).__name__, "message": str(err)}
-    result["data_changed"] = _sha(image.tobytes()) != before
+    result["data_changed"] = _sha(_bytes(image)) != before
     conn.send(result)
 
 
@@ -121,21 +138,46 @@ def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-def cli_case(name, folder: Path, inputs: list[str], argv: list[str], fragment, timeout) -> dict:
-    before = {f: _sha((folder / f).read_bytes()) for f in inputs}
-    listing = _files(folder)
+def _hashes(folder: Path) -> dict:
+    """Every file and folder under `folder` (links as their target's name): what must not change."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        rel = str(p.relative_to(folder))
+        if p.is_symlink():
+            out[rel] = "link:" + os.readlink(p)
+        elif p.is_file():
+            out[rel] = _sha(p.read_bytes())
+        elif p.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = "special"
+    return out
+
+
+def cli_case(name, folder: Path, inputs: list[str], argv: list[str], fragment, timeout, accept: bool = False,
+             cmd=None) -> dict:
+    """`accept`: the right answer is exit 0 with `fragment` on stderr (the file's axes, a warning).
+    `inputs` is kept for the record; every file already in the folder must keep its bytes."""
+    before = _hashes(folder)
     start = time.perf_counter()
     try:
-        proc = subprocess.run(CLI + argv, check=False, cwd=folder, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run((cmd or CLI) + argv, check=False, cwd=folder, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        return {"entry": "cli", "case": name, "outcome": "hang", "seconds": timeout, "data_changed": None}
+        return {"entry": "cli", "case": name, "outcome": "hang", "seconds": timeout, "data_changed": None,
+                "files_left": [p for p in _hashes(folder) if p not in before]}
     seconds = round(time.perf_counter() - start, 2)
     err_lines = [line for line in proc.stderr.splitlines() if line.strip()]
     traceback = "Traceback" in proc.stderr
     error_lines = [line for line in err_lines if "error: " in line]
-    changed = any(_sha((folder / f).read_bytes()) != h for f, h in before.items())
-    left = [f for f in _files(folder) if f not in listing]
-    if proc.returncode == 0:
+    after = _hashes(folder)
+    changed = any(after.get(f) != h for f, h in before.items())
+    left = [f for f in after if f not in before and not Path(f).parts[-1].startswith(ACCEPTED_OUTPUTS)
+            and not any(part.startswith(ACCEPTED_OUTPUTS) for part in Path(f).parts)]
+    if accept:
+        outcome = ("correct" if proc.returncode == 0 and _fragment_in(fragment, proc.stderr) and not traceback
+                   else "wrong")
+    elif proc.returncode == 0:
         outcome = "accepted"
     elif proc.returncode < 0:
         outcome = "crash"
@@ -147,7 +189,11 @@ def cli_case(name, folder: Path, inputs: list[str], argv: list[str], fragment, t
     return {"entry": "cli", "case": name, "outcome": outcome, "exit_code": proc.returncode,
             "message": error_lines[-1] if error_lines else proc.stderr[-300:], "stderr_lines": len(err_lines),
             "one_line": len(err_lines) == 1 and err_lines[0].startswith("error: "), "traceback": traceback,
-            "expected": fragment, "data_changed": changed, "files_left": left, "seconds": seconds}
+            "expected": fragment, "data_changed": changed, "files_left": left, "seconds": seconds,
+            "stdout_tail": proc.stdout[-300:] if cmd else ""}
+
+
+ACCEPTED_OUTPUTS = ("ok-",)  # outputs meant to be written, even by a case that fails later (named ok-...)
 
 
 def cli_cases(timeout) -> list[dict]:
@@ -190,7 +236,238 @@ def cli_cases(timeout) -> list[dict]:
         out.append(cli_case("output folder missing", folder, ["in.npy"],
                             ["denoise", "in.npy", "no/such/out.tif", "--steps", "2", "--quiet"], "does not exist",
                             timeout))
+        out += safety_cases(tmp, model, timeout) + wrong_result_cases(tmp, timeout) + fault_cases(tmp, model, timeout)
     return out
+
+
+FAST = ["--steps", "2", "--patch-size", "16", "--quiet"]
+
+
+def _ome_zarr(path: Path, arrays=("0", "1"), multiscales=True) -> None:
+    import zarr
+
+    group = zarr.open_group(str(path), mode="w")
+    if multiscales:
+        group.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": "y"}, {"name": "x"}],
+                                       "datasets": [{"path": a} for a in arrays]}]
+    for i, a in enumerate(arrays):
+        group.create_array(a, shape=(48 >> i, 48 >> i), dtype="f4")[...] = GOOD[:: 1 << i, :: 1 << i]
+    group.create_group("labels").create_array("cells", shape=(48, 48), dtype="u2")[...] = 1
+
+
+def _tiff(path: Path, array=None, **kwargs) -> None:
+    import tifffile
+
+    tifffile.imwrite(path, GOOD if array is None else array, **kwargs)
+
+
+def safety_cases(tmp: Path, model: Path, timeout) -> list[dict]:
+    """Never destroy data (issue 15): every one must be refused with every file left as it was."""
+    cases = []
+
+    def case(name, setup, argv, fragment):
+        folder = _fresh(tmp, "safety " + name)
+        _with_npy(folder, GOOD)
+        setup(folder)
+        cases.append(cli_case(name, folder, ["in.npy"], argv, fragment, timeout))
+
+    def project(f):
+        (f / "project").mkdir()
+        (f / "project" / "config.json").write_text('{"microscope": "confocal"}')
+        (f / "project" / "notes.txt").write_text("keep me")
+
+    def with_model(f):
+        shutil.copytree(model, f / "model")
+
+    docx = lambda f: ((f / "r.tif").mkdir(), (f / "r.tif" / "thesis.docx").write_text("four years"))
+    nothing = lambda f: None
+    case("output is an existing folder", docx, ["denoise", "in.npy", "r.tif", *FAST], "not a file")
+    case("output is an existing folder, --overwrite", docx, ["denoise", "in.npy", "r.tif", *FAST, "--overwrite"],
+         "not a file")
+    case("output is an OME-Zarr group", lambda f: _ome_zarr(f / "stack.zarr"),
+         ["denoise", "in.npy", "stack.zarr", *FAST, "--overwrite"], "not a single zarr array")
+    case("predict output is its OME-Zarr input", lambda f: (_ome_zarr(f / "stack.zarr"), with_model(f)),
+         ["predict", "model", "stack.zarr", "stack.zarr", "--quiet", "--overwrite"], "is the INPUT")
+    case("predict output inside its zarr input", lambda f: (_ome_zarr(f / "stack.zarr"), with_model(f)),
+         ["predict", "model", "stack.zarr", "stack.zarr/out.zarr", "--quiet"], "INPUT")
+    case("output = input", nothing, ["denoise", "in.npy", "in.npy", *FAST, "--overwrite"], "is the INPUT")
+    case("output = input (symlink)", lambda f: os.symlink("in.npy", f / "out.npy"),
+         ["denoise", "in.npy", "out.npy", *FAST, "--overwrite"], "is the INPUT")
+    case("output = input (hard link)", lambda f: os.link(f / "in.npy", f / "out.npy"),
+         ["denoise", "in.npy", "out.npy", *FAST, "--overwrite"], "is the INPUT")
+    case("predict output = input", with_model, ["predict", "model", "in.npy", "in.npy", "--quiet", "--overwrite"],
+         "is the INPUT")
+    case("predict output inside the model", with_model, ["predict", "model", "in.npy", "model/out.npy", "--quiet"],
+         "MODEL")
+    case("--uncertainty = input", nothing,
+         ["denoise", "in.npy", "out.npy", "--method", "hqssl", "--uncertainty", "in.npy", *FAST], "INPUT")
+    case("--uncertainty = output", nothing,
+         ["denoise", "in.npy", "out.npy", "--method", "hqssl", "--uncertainty", "out.npy", *FAST], "same path")
+    case("--save-model = output", nothing, ["denoise", "in.npy", "out.npy", "--save-model", "out.npy", *FAST],
+         "same path")
+    case("--save-model = the input's folder", nothing, ["denoise", "in.npy", "out.npy", "--save-model", ".", *FAST],
+         "INPUT")
+    case("train into a project folder", project, ["train", "in.npy", "project", *FAST], "holds other files")
+    case("train into a project folder, --overwrite", project, ["train", "in.npy", "project", *FAST, "--overwrite"],
+         "holds other files")
+    case("train over our model without --overwrite", with_model, ["train", "in.npy", "model", *FAST],
+         "--overwrite")
+    case("existing TIFF output without --overwrite", lambda f: _tiff(f / "out.tif"),
+         ["denoise", "in.npy", "out.tif", *FAST], "--overwrite")
+    case("existing non-TIFF out.tif, --overwrite", lambda f: (f / "out.tif").write_text("notes"),
+         ["denoise", "in.npy", "out.tif", *FAST, "--overwrite"], "not ours to replace")
+    case("output is a FIFO", lambda f: os.mkfifo(f / "out.npy"),
+         ["denoise", "in.npy", "out.npy", *FAST, "--overwrite"], "not a file")
+    return cases
+
+
+def wrong_result_cases(tmp: Path, timeout) -> list[dict]:
+    """Never a wrong result with exit 0: asked about, or read right from the metadata."""
+    cases = []
+
+    def case(name, setup, argv, fragment, accept=False):
+        folder = _fresh(tmp, "result " + name)
+        setup(folder)
+        cases.append(cli_case(name, folder, [], argv, fragment, timeout, accept=accept))
+
+    rng = np.random.default_rng(0)
+    stack = lambda shape: rng.normal(100, 10, shape).astype(np.float32)
+
+    def two_series(f):
+        import tifffile
+
+        with tifffile.TiffWriter(f / "two.ome.tif", ome=True) as tif:
+            tif.write(stack((32, 32)), metadata={"axes": "YX"})
+            tif.write(stack((3, 32, 32)), metadata={"axes": "ZYX"})
+
+    def raw_and_mask(f):
+        import zarr
+
+        group = zarr.open_group(str(f / "stack.zarr"), mode="w")
+        group.create_array("mask", shape=(32, 32), dtype="u1")[...] = 1
+        group.create_array("raw", shape=(32, 32), dtype="f4")[...] = stack((32, 32))
+
+    case("ImageJ ZCYX hyperstack", lambda f: _tiff(f / "hyper.tif", stack((3, 2, 32, 40)), imagej=True,
+                                                    metadata={"axes": "ZCYX"}),
+         ["train", "hyper.tif", "ok-model", "--steps", "1", "--patch-size", "16"], r"axes: ZCYX", accept=True)
+    case("OME-TIFF TCYX", lambda f: _tiff(f / "t.ome.tif", stack((2, 3, 32, 40)), metadata={"axes": "TCYX"}),
+         ["train", "t.ome.tif", "ok-model", "--steps", "1", "--patch-size", "16"], r"axes: TCYX", accept=True)
+    case("zarr group without array 0", raw_and_mask, ["denoise", "stack.zarr", "out.npy", *FAST], "name the one")
+    case("zarr group: stack.zarr/raw", raw_and_mask, ["denoise", "stack.zarr/raw", "ok-out.npy", "--steps", "1",
+                                                      "--patch-size", "16"], r"training n2v", accept=True)
+    case("zarr group: missing array", raw_and_mask, ["denoise", "stack.zarr/rwa", "out.npy", *FAST], "no array")
+    case("multi-series OME-TIFF", two_series, ["denoise", "two.ome.tif", "out.npy", *FAST], "--series N")
+    case("multi-series OME-TIFF, --series 1", two_series,
+         ["denoise", "two.ome.tif", "ok-out.npy", "--series", "1", "--steps", "1", "--patch-size", "16"],
+         r"training n2v", accept=True)
+    case("--series out of range", two_series, ["denoise", "two.ome.tif", "out.npy", "--series", "5", *FAST],
+         "does not exist")
+    case("zero training steps", lambda f: _with_npy(f, GOOD),
+         ["denoise", "in.npy", "out.npy", "--time-budget", "1e-9", "--quiet"], "no step")
+    case("OME unit not a length", lambda f: _tiff(f / "u.ome.tif", stack((4, 32, 32)),
+                                                 metadata={"axes": "ZYX", "PhysicalSizeZ": 1, "PhysicalSizeZUnit":
+                                                           "pixel", "PhysicalSizeY": 0.2, "PhysicalSizeX": 0.2}),
+         ["train", "u.ome.tif", "ok-model", "--steps", "1", "--patch-size", "16"], r"warning: .*'pixel'", accept=True)
+    return cases
+
+
+class _Loopback:
+    """A TCP server on 127.0.0.1 only, that accepts and stays silent or answers HTTP."""
+
+    def __init__(self, answer: bytes | None):
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.answer, self.conns = answer, []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            if self.answer:
+                conn.sendall(self.answer)
+
+    def close(self):
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+def fault_cases(tmp: Path, model: Path, timeout) -> list[dict]:
+    """Never crash, hang or leave debris: odd files, servers, option values, memory, full disks."""
+    import zarr
+
+    cases = []
+
+    def case(name, setup, argv, fragment, cmd=None):
+        folder = _fresh(tmp, "fault " + name)
+        _with_npy(folder, GOOD)
+        setup(folder)
+        cases.append(cli_case(name, folder, ["in.npy"], argv, fragment, timeout, cmd=cmd))
+
+    nothing = lambda f: None
+    case("input is a FIFO", lambda f: os.mkfifo(f / "fifo.npy"), ["denoise", "fifo.npy", "out.npy", *FAST],
+         "not a regular file")
+    case("zarr of one-pixel chunks", lambda f: zarr.open_array(str(f / "tiny.zarr"), mode="w", shape=(256, 256),
+                                                               chunks=(1, 1), dtype="f4"),
+         ["denoise", "tiny.zarr", "out.npy", *FAST], "larger chunks")
+    for label, answer in (("silent", None), ("HTTP", b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")):
+        server = _Loopback(answer)
+        case(f"scheduler: {label} server on 127.0.0.1", lambda f: shutil.copytree(model, f / "model"),
+             ["predict", "model", "in.npy", "out.npy", "--scheduler", server.address, "--quiet"],
+             "dask scheduler")
+        server.close()
+    for flags, option in ((["--seed", "-1"], "--seed"), (["--seed", "2.5"], "--seed"),
+                          (["--batch-size", "0"], "--batch-size"), (["--tile", "2"], "--tile"),
+                          (["--time-budget", "nan"], "--time-budget"), (["--sigma", "-1"], "--sigma"),
+                          (["--patch-size", "4"], "--patch-size"), (["--series", "-1"], "--series")):
+        argv = ["denoise", "in.npy", "out.npy", "--quiet", *flags] + ([] if "--time-budget" in flags else
+                                                                        ["--steps", "2"])
+        case(f"option {' '.join(flags)}", nothing, argv, option)
+    case("--batch-size too large for memory", nothing,
+         ["denoise", "in.npy", "out.npy", "--steps", "1", "--patch-size", "16", "--batch-size", "100000000"],
+         "--batch-size")
+    cases += full_disk_cases(tmp, timeout)
+    return cases
+
+
+def full_disk_cases(tmp: Path, timeout) -> list[dict]:
+    """A real full disk: a small tmpfs mounted in a private mount namespace (root and unshare only).
+    The namespace ends with the command, so the listing of the disk is printed from inside it."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return []
+    exe = " ".join(CLI)
+    rng = np.random.default_rng(0)
+    cases = []
+
+    def case(name, size_kb, argv, fragment, image=GOOD):
+        folder = _fresh(tmp, "disk " + name)
+        _with_npy(folder, image)
+        (folder / "disk").mkdir()
+        script = (f"mount -t tmpfs -o size={size_kb}k tmpfs disk && {exe} {' '.join(argv)}; rc=$?; "
+                  "echo LEFT: $(ls -A disk); exit $rc")
+        record = cli_case(name, folder, ["in.npy"], ["-m", "sh", "-c", script], fragment, timeout,
+                          cmd=["unshare"])
+        left = record.get("stdout_tail", "").split("LEFT:")[-1].split()
+        record["files_left"] = record.get("files_left", []) + [f"disk/{n}" for n in left
+                                                               if not n.startswith(ACCEPTED_OUTPUTS)]
+        cases.append(record)
+
+    big = rng.normal(100, 10, (256, 256)).astype(np.float32)  # 256 KB as float32
+    for suffix in (".npy", ".tif", ".zarr"):
+        case(f"output larger than the disk ({suffix})", 64, ["denoise", "in.npy", f"disk/out{suffix}", *FAST],
+             "no space left on", image=big)
+        # the model (~470 KB) is saved when training ends (kept, as after Ctrl+C), then the output does not fit
+        case(f"disk full after the model ({suffix})", 560,
+             ["denoise", "in.npy", f"disk/out{suffix}", "--save-model", "disk/ok-model", *FAST], "no space left on",
+             image=big)
+    case("model larger than the disk", 8, ["train", "in.npy", "disk/model", *FAST], "no space left on")
+    return cases
 
 
 def _fresh(tmp: Path, name: str) -> Path:
@@ -207,8 +484,8 @@ def _with_npy(folder: Path, image) -> Path:
 # -- cancellation: SIGINT to the console script ------------------------------------------------
 
 
-def _interrupt(argv, folder: Path, when: str, timeout: float) -> dict:
-    """Start the CLI, send SIGINT once its stderr matches `when`, report what it left behind."""
+def _interrupt(argv, folder: Path, when: str, timeout: float, signum=signal.SIGINT) -> dict:
+    """Start the CLI, send `signum` once its stderr matches `when`, report what it left behind."""
     paths = _files(folder)
     listing = {f: _sha((folder / f).read_bytes()) for f in paths if (folder / f).is_file()}
     proc = subprocess.Popen(CLI + argv, cwd=folder, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -225,7 +502,7 @@ def _interrupt(argv, folder: Path, when: str, timeout: float) -> dict:
     sent = seen.wait(timeout)
     if sent:
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
     try:
         code = proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -238,7 +515,7 @@ def _interrupt(argv, folder: Path, when: str, timeout: float) -> dict:
     changed = sorted(f for f in listing if after.get(f) != listing[f])
     return {"interrupted": sent, "exit_code": code, "last_line": stderr.strip().splitlines()[-1] if stderr.strip() else "",
             "files_left": left, "files_changed": changed,
-            "outcome": "clean" if code == 130 and sent and not left and not changed else "not clean"}
+            "outcome": "clean" if code == 128 + signum and sent and not left and not changed else "not clean"}
 
 
 def cancellation_cases(timeout) -> list[dict]:
@@ -246,21 +523,30 @@ def cancellation_cases(timeout) -> list[dict]:
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        folder = _fresh(tmp, "train")
-        _with_npy(folder, rng.normal(100, 10, (256, 256)).astype(np.float32))
-        (folder / "out.tif").write_bytes(b"an older result")
-        result = _interrupt(["denoise", "in.npy", "out.tif", "--time-budget", "120", "--patch-size", "32"],
-                            folder, r"loss=", timeout)
-        out.append({"case": "SIGINT while training (existing output)", **result})
-        folder = _fresh(tmp, "predict")
-        _with_npy(folder, rng.normal(100, 10, (256, 256)).astype(np.float32))
-        subprocess.run(CLI + ["train", "in.npy", "model", "--steps", "2", "--patch-size", "16", "--quiet"],
-                       cwd=folder, check=True, capture_output=True)
-        np.save(folder / "big.npy", rng.normal(100, 10, (64, 512, 512)).astype(np.float32))
-        np.save(folder / "out.npy", np.zeros(3))
-        result = _interrupt(["predict", "model", "big.npy", "out.npy", "--axes", "TYX", "--tile", "128"],
-                            folder, r"predicting:\s+\d+%", timeout)
-        out.append({"case": "SIGINT while writing the output (existing output)", **result})
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            name = signal.Signals(signum).name
+            folder = _fresh(tmp, f"train {name}")
+            _with_npy(folder, rng.normal(100, 10, (256, 256)).astype(np.float32))
+            _tiff(folder / "out.tif", np.zeros((4, 4), np.float32))  # an older result, to be kept
+            result = _interrupt(["denoise", "in.npy", "out.tif", "--time-budget", "120", "--patch-size", "32",
+                                 "--overwrite"], folder, r"loss=", timeout, signum)
+            out.append({"case": f"{name} while training (existing output)", **result})
+            folder = _fresh(tmp, f"predict {name}")
+            _with_npy(folder, rng.normal(100, 10, (256, 256)).astype(np.float32))
+            subprocess.run(CLI + ["train", "in.npy", "model", "--steps", "2", "--patch-size", "16", "--quiet"],
+                           cwd=folder, check=True, capture_output=True)
+            np.save(folder / "big.npy", rng.normal(100, 10, (64, 512, 512)).astype(np.float32))
+            np.save(folder / "out.npy", np.zeros(3))
+            for suffix in (".npy", ".zarr"):
+                result = _interrupt(["predict", "model", "big.npy", f"out{suffix}", "--axes", "TYX", "--tile", "128",
+                                     "--overwrite"], folder, r"predicting:\s+\d+%", timeout, signum)
+                out.append({"case": f"{name} while writing the {suffix} output" +
+                            (" (existing output)" if suffix == ".npy" else ""), **result})
+            folder = _fresh(tmp, f"save {name}")
+            _with_npy(folder, rng.normal(100, 10, (64, 64)).astype(np.float32))
+            result = _interrupt(["train", "in.npy", "model", "--time-budget", "120", "--patch-size", "16"],
+                                folder, r"loss=", timeout, signum)
+            out.append({"case": f"{name} while training into a model folder", **result})
     return out
 
 
@@ -424,8 +710,11 @@ def widget_cases(timeout: float, startup: float = 600.0) -> list[dict]:
 def summarise(records: list[dict]) -> dict:
     count = lambda outcome: sum(r["outcome"] == outcome for r in records)
     refusals = [r["seconds"] for r in records if r["outcome"] in ("clear error", "unclear error")]
+    if not records:
+        return {}
     return {"bad_inputs": len(records), "clear_errors": count("clear error"), "prevented_by_ui": count("prevented"),
             "unclear_errors": count("unclear error"), "accepted": count("accepted"), "hangs": count("hang"),
+            "correct": count("correct"), "wrong": count("wrong"),
             "crashes": count("crash"), "data_changed": sum(bool(r.get("data_changed")) for r in records),
             "outputs_left": sum(bool(r.get("files_left")) for r in records),
             "median_refusal_s": float(np.median(refusals)) if refusals else 0.0,
@@ -461,15 +750,17 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
 
-    print("| entry point | bad inputs | clear errors | prevented by the UI | unclear | accepted | data changed "
-          "| outputs left | hangs | refusal, median / slowest (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| entry point | cases | clear errors | right answers | prevented by the UI | unclear | accepted | wrong "
+          "| data changed | outputs left | hangs | crashes | refusal, median / slowest (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for entry, s in report["summary"].items():
-        print(f"| {entry} | {s['bad_inputs']} | {s['clear_errors']} | {s['prevented_by_ui']} | {s['unclear_errors']} "
-              f"| {s['accepted']} | {s['data_changed']} | {s['outputs_left']} | {s['hangs']} "
+        print(f"| {entry} | {s['bad_inputs']} | {s['clear_errors']} | {s['correct']} | {s['prevented_by_ui']} "
+              f"| {s['unclear_errors']} | {s['accepted']} | {s['wrong']} | {s['data_changed']} | {s['outputs_left']} "
+              f"| {s['hangs']} | {s['crashes']} "
               f"| {s['median_refusal_s']:.1f} / {s['slowest_refusal_s']:.1f} |")
     for record in report["cases"]:
-        if record["outcome"] not in ("clear error", "prevented"):
+        if record["outcome"] not in ("clear error", "prevented", "correct") or record.get("files_left") \
+                or record.get("data_changed"):
             print(f"  {record['entry']} / {record['case']}: {record['outcome']}: {record.get('message', '')}")
     for record in report.get("cancellation", []):
         print(f"  cancel / {record['case']}: {record['outcome']} (exit {record.get('exit_code')}, "

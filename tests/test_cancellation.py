@@ -2,16 +2,24 @@
 no partial output, no temporary folder, an existing output left as it was."""
 
 import hashlib
+import io
 
 import numpy as np
 import pytest
+import tifffile
 
 from napari_blindspot.cli import EXIT_INTERRUPTED, main
 from napari_blindspot.core import predict
 from napari_blindspot.core import step as training_step
 
 IMAGE = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
-OLD = b"an older result the user wants to keep"
+def _tiff_bytes(array):
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array)
+    return buffer.getvalue()
+
+
+OLD = _tiff_bytes(np.zeros((4, 4), np.float32))  # an older result the user wants to keep
 
 
 def _interrupt_on_call(monkeypatch, owner, name, call):
@@ -44,7 +52,7 @@ def test_ctrl_c_exits_130_and_leaves_every_file_as_it_was(tmp_path, capsys, monk
     else:  # the second batch of tiles: the first is already in the temporary output
         calls = _interrupt_on_call(monkeypatch, predict, "write_group", call=2)
     argv = [command, str(tmp_path / "in.npy"), str(tmp_path / ("out.tif" if command == "denoise" else "model")),
-            "--steps", "3", "--patch-size", "16", "--batch-size", "2", "--quiet"] + (["--tile", "16"] if command == "denoise" else [])
+            "--steps", "3", "--patch-size", "16", "--batch-size", "2", "--quiet", "--overwrite"] + (["--tile", "16"] if command == "denoise" else [])
 
     assert main(argv) == EXIT_INTERRUPTED
     assert len(calls) >= 2  # it really was interrupted mid-way

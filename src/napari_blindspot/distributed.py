@@ -25,16 +25,52 @@ def _worker_model(model_dir: str):
     return load_model(model_dir, device="auto")
 
 
-def _worker_predict(model_dir: str, input_path: str, axes: str, tile, group: TileGroup, with_variance: bool):
+def _worker_predict(model_dir: str, input_path: str, series, axes: str, tile, group: TileGroup,
+                    with_variance: bool):
     from .io import read_image
 
     model = _worker_model(model_dir)
-    view, _, _ = model.tiling(read_image(input_path), axes, tile)
+    view, _, _ = model.tiling(read_image(input_path, series), axes, tile)
     return predict_group(view, group, model.batch_predictor(with_variance))
 
 
+HANDSHAKE_TIMEOUT_S = 10.0  # a scheduler answers its identity at once; silence is a wrong address
+
+
+def check_scheduler(address: str, timeout: float | None = None) -> None:
+    """Ask `address` who it is, bounded in time: a server that never answers, or answers in another
+    protocol (HTTP), is refused instead of hanging or being read as a giant message."""
+    import asyncio
+
+    timeout = timeout or HANDSHAKE_TIMEOUT_S
+    try:
+        from distributed.comm import connect
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'napari-blindspot[distributed]'") from None
+
+    async def identity():
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    hint = "check the address, or leave out --scheduler to run locally"
+    try:
+        reply = asyncio.run(identity())
+    except (OSError, TimeoutError, asyncio.TimeoutError) as err:
+        reason = str(err) or f"no answer within {timeout:g} s"
+        raise ValueError(f"cannot reach the dask scheduler at {address} ({reason}): {hint}") from None
+    except Exception:  # noqa: BLE001 - MemoryError, decoding errors: whatever it is, not a scheduler
+        reply = None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise ValueError(f"{address} does not answer as a dask scheduler: {hint}")
+
+
 def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, tile, scheduler: str,
-                       batch_size: int = 4, in_flight: int | None = None, progress=None) -> None:
+                       batch_size: int = 4, in_flight: int | None = None, progress=None,
+                       series: int | None = None) -> None:
     """Predict `input_path` with the model in `model_dir` on the cluster at `scheduler`.
 
     `outputs`: one array-like in the input's layout (two with the uncertainty), e.g. zarr.
@@ -48,12 +84,13 @@ def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, t
 
     model_dir, input_path = os.path.abspath(model_dir), os.path.abspath(input_path)
     model = load_model(model_dir, device="cpu")  # for the plan only
-    image = read_image(input_path)
+    image = read_image(input_path, series)
     axes = axes or model.spec.axes
     view, size, margin = model.tiling(image, axes, tile)
     groups = plan_tiles(view, size, margin, batch_size)
     targets = [CanonicalWriter(o, view) for o in outputs]
     with_variance = len(outputs) == 2
+    check_scheduler(scheduler)
     try:
         client = Client(scheduler, timeout="20s")
     except (OSError, TimeoutError) as err:
@@ -65,7 +102,7 @@ def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, t
         group_of = {}
 
         def submit(group: TileGroup):
-            future = client.submit(_worker_predict, model_dir, input_path, axes, tile, group, with_variance,
+            future = client.submit(_worker_predict, model_dir, input_path, series, axes, tile, group, with_variance,
                                    pure=False)
             group_of[future.key] = group
             return future

@@ -6,6 +6,7 @@ The choice lists here are the ones the command line and the widget offer.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 CHANNEL_MODES = ("joint", "independent")
 NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths, see blindspot.PRESETS
 MIN_SIDE = 16  # smallest image side (pixels) we train on
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit
+_WHOLE = ("steps", "seed", "patch_size", "batch_size", "features", "depth", "num_threads")
+_REAL = ("time_budget_s", "sigma", "learning_rate", "mask_percent", "preview_every_s", "validation_every_s")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class TrainConfig:
     channels: str = "independent"
 
     def __post_init__(self):
+        for name in _WHOLE + _REAL:  # numpy numbers are numbers; strings and bools are not
+            object.__setattr__(self, name, _number(name, getattr(self, name), whole=name in _WHOLE))
         _choice("method", self.method, METHODS)
         _choice("noise model", self.noise, NOISE_MODELS)
         _choice("device", self.device, DEVICES)
@@ -82,9 +88,20 @@ class TrainConfig:
             raise ValueError(f"mask_percent must be in (0, 20], got {self.mask_percent}")
         if self.preview_every_s is not None and self.preview_every_s <= 0:
             raise ValueError("preview_every_s must be positive (or None for no previews)")
-        if not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed}")
         object.__setattr__(self, "scale", validate_scale(self.scale))
+
+
+def _number(name: str, value, whole: bool):
+    """`value` as a Python int (whole) or float, None as None; anything else is a TypeError naming `name`."""
+    if value is None:
+        return None
+    kind = numbers.Integral if whole else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "a whole number" if whole else "a number"
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    return int(value) if whole else float(value)
 
 
 def _choice(what: str, value, choices: tuple[str, ...]) -> None:
