@@ -1,4 +1,5 @@
 import hashlib
+import json
 import subprocess
 import sys
 
@@ -99,3 +100,41 @@ def test_voxel_spacing_is_read_from_ome_and_imagej_tiffs(tmp_path):
     assert np.allclose(read_scale(tmp_path / "a.ome.tif"), (1.0, 0.2, 0.2))
     assert np.allclose(read_scale(tmp_path / "b.tif"), (2.0, 0.25, 0.25))
     assert read_scale(tmp_path / "c.tif") is None
+
+
+def test_n2n_from_a_second_recording_with_a_report(tmp_path, image):
+    np.save(tmp_path / "a.npy", image)
+    np.save(tmp_path / "b.npy", image + np.random.default_rng(5).normal(0, 5, image.shape).astype(np.float32))
+    report = tmp_path / "run.json"
+    assert main(["denoise", str(tmp_path / "a.npy"), str(tmp_path / "out.npy"), "--method", "n2n",
+                 "--target", str(tmp_path / "b.npy"), "--report", str(report), *FAST]) == 0
+    summary = json.loads(report.read_text())
+    assert summary["method"] == "n2n" and summary["steps"] == 3
+    assert {"seconds", "best_step", "heldout_loss", "estimated_psnr_gain_db", "noise"} <= set(summary)
+    assert summary["best_step"] in (1, 2, 3) and np.isfinite(summary["estimated_psnr_gain_db"])
+
+
+def test_a_second_recording_of_another_shape_is_refused(tmp_path, image, capsys):
+    np.save(tmp_path / "a.npy", image)
+    np.save(tmp_path / "b.npy", image[:-2])
+    assert main(["denoise", str(tmp_path / "a.npy"), str(tmp_path / "out.npy"), "--method", "n2n",
+                 "--target", str(tmp_path / "b.npy"), *FAST]) == 2
+    assert "alike in shape" in capsys.readouterr().err
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_until_converged_is_capped_by_the_time_budget(tmp_path, image):
+    np.save(tmp_path / "a.npy", image)
+    report = tmp_path / "run.json"
+    assert main(["train", str(tmp_path / "a.npy"), str(tmp_path / "model"), "--until-converged", "--time-budget", "2",
+                 "--patch-size", "16", "--batch-size", "2", "--quiet", "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["seconds"] < 10
+
+
+def test_a_report_never_replaces_a_file_that_is_not_one(tmp_path, image, capsys):
+    np.save(tmp_path / "a.npy", image)
+    (tmp_path / "notes.json").write_text('{"mine": true}')
+    assert main(["denoise", str(tmp_path / "a.npy"), str(tmp_path / "out.npy"), "--report",
+                 str(tmp_path / "notes.json"), "--overwrite", *FAST]) == 2
+    assert "not a report of ours" in capsys.readouterr().err
+    assert (tmp_path / "notes.json").read_text() == '{"mine": true}' and not (tmp_path / "out.npy").exists()

@@ -182,9 +182,9 @@ def test_a_bad_option_value_is_one_line_that_names_the_option(folder, capsys, fl
 
 
 def test_a_batch_too_large_for_memory_is_refused_before_training(folder, capsys, monkeypatch):
-    from napari_blindspot import cli
+    from napari_blindspot import _cli_faults
 
-    monkeypatch.setattr(cli, "_available_memory", lambda: 10**6, raising=False)
+    monkeypatch.setattr(_cli_faults, "available_memory", lambda: 10**6)
     monkeypatch.setattr(training_step, "loss", lambda *a, **k: pytest.fail("trained before the refusal"))
     assert main(["denoise", "in.npy", "out.npy", "--steps", "1", "--batch-size", "64", "--patch-size", "16"]) == 2
     line = error_line(capsys)
