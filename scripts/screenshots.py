@@ -42,7 +42,7 @@ def main() -> None:
     viewer.window.resize(1500, 950)
     viewer.open_sample("napari-blindspot", "noisy_cells_2d")
     _, widget = viewer.window.add_plugin_dock_widget("napari-blindspot", "Self-supervised denoising")
-    widget.duration_spin.setValue(int(args.seconds))
+    widget.form.duration.value = int(args.seconds)
     app = QApplication.instance()
     wait(app, 1.0)
 
@@ -51,7 +51,7 @@ def main() -> None:
         print(f"wrote {args.out / f'widget-{name}.png'}")
 
     shot("before")
-    widget.train_button.click()
+    widget.controls.train_button.click()
     preview = "noisy cells [preview]"
     updates = []
     wait(app, until=lambda: widget.preview_shown)
