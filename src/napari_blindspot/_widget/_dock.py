@@ -8,7 +8,6 @@ thread, where every layer change happens (`_on_event`).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_warning
@@ -16,7 +15,6 @@ from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
-from ..core.data import validate_axes
 from . import _jobs, _models
 from ._controls import Controls
 from ._form import SettingsForm, on_gpu
@@ -25,7 +23,7 @@ from ._layers import LayerChoices, layer_data
 from ._lifecycle import Job, Resources, gc_freeze, gc_thaw
 from ._preview_layer import PreviewLayer
 from ._progress import clock
-from ._results import add_result, describe_model
+from ._results import add_result, describe_model, done_text
 
 
 class DenoiseWidget(QWidget):
@@ -148,11 +146,8 @@ class DenoiseWidget(QWidget):
             return
         image, model = layer_data(layer), self.model if continue_model else None
         try:
-            axes = validate_axes(self.form.axes.value, image.shape)
-            config = self.form.config(axes, layer, preview_every_s=self.preview_every_s,
-                                      num_threads=_jobs.worker_threads())
-            if model is not None:  # continue as the model was trained: same method, same 2D/3D
-                config = replace(config, method=model.method, three_d=None)
+            axes, config = self.form.train_config(layer, model, preview_every_s=self.preview_every_s,
+                                                  num_threads=_jobs.worker_threads())
         except (ValueError, TypeError) as err:
             show_error(f"Cannot train: {err}")
             return
@@ -203,8 +198,7 @@ class DenoiseWidget(QWidget):
             self.preview.remove()
             add_result(self.viewer, event, job.source)
             self.model = event.model
-            lazy = " (denoised as you view it)" if event.lazy else ""
-            self.controls.status(f"Done: {event.method}, {event.steps} steps in {event.seconds:.0f} s{lazy}", 1, 1)
+            self.controls.status(done_text(event), 1, 1)
         else:
             self._on_progress(event, job)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 
 from ..core.config import DEVICES, METHODS, NOISE_MODELS, TrainConfig
@@ -204,3 +206,10 @@ class SettingsForm:
             three_d=Z_MODES[self.z_mode.value] if "Z" in axes else None,  # None: the core decides
             scale=layer_scale(layer), **extra,
         )
+
+    def train_config(self, layer, model=None, **extra) -> tuple[str, TrainConfig]:
+        """(axes, config) to train on `layer`, or to continue `model` as it was trained (same method,
+        same 2D/3D); ValueError or TypeError say what to change."""
+        axes = validate_axes(self.axes.value, layer_data(layer).shape)
+        config = self.config(axes, layer, **extra)
+        return axes, config if model is None else replace(config, method=model.method, three_d=None)

@@ -34,6 +34,11 @@ def add_result(viewer, result: Result, source) -> list:
     return layers
 
 
+def done_text(result: Result) -> str:
+    lazy = " (denoised as you view it)" if result.lazy else ""
+    return f"Done: {result.method}, {result.steps} steps in {result.seconds:.0f} s{lazy}"
+
+
 def _values(values) -> str:
     values = values if isinstance(values, (list, tuple)) else [values]
     return " / ".join("?" if v is None else f"{v:.3g}" for v in values)  # one per channel
