@@ -17,10 +17,20 @@ def test_the_status_shows_beside_the_bar_while_the_bar_is_busy(viewer, make_widg
     bar = widget.controls.progress_bar
     assert bar.maximum() == 0 and widget.controls.status_label.text() == "Starting…"  # busy bar: no text of its own
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
+    assert bar.maximum() > 0 and bar.text().startswith("Training: step")  # the bar says it: no second line
+    assert widget.controls.status_label.text() == ""
     widget.stop()
-    assert widget.controls.status_label.text() == "Stopping…"
+    assert bar.text() == "Stopping…"
+    said, status = [], widget.controls.status
+
+    def status_and_label(*args):
+        status(*args)
+        said.append(widget.controls.status_label.text())
+
+    widget.controls.status = status_and_label
     wait_idle(qtbot, widget)
-    assert widget.controls.status_label.text().startswith("Done")
+    assert "Denoising the whole image…" in said  # busy again while the whole image is denoised
+    assert bar.text().startswith("Done") and widget.controls.status_label.text() == ""
 
 
 def test_a_fresh_dock_trains_on_a_raw_layer_and_applies_to_one(viewer, make_widget):
@@ -108,7 +118,7 @@ def test_train_more_counts_steps_one_way_and_names_results_by_steps(viewer, make
     assert counted and min(counted) > 5 and max(counted) <= 10  # the model's steps, as in the plot
     assert widget.controls.loss_plot.steps[-1] == 10
     assert [layer.name for layer in viewer.layers] == ["noisy", "noisy [n2v denoised]", "noisy [n2v denoised] 10 steps"]
-    assert widget.controls.status_label.text().startswith("Done: n2v, 10 steps")
+    assert widget.controls.progress_bar.text().startswith("Done: n2v, 10 steps")
     assert viewer.layers[-1].metadata[OURS]["steps"] == 10
 
 

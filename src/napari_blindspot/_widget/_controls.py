@@ -8,7 +8,7 @@ from napari.utils.theme import get_theme
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton
 
-from ._form import note
+from ._form import as_note
 from ._plot import LossPlot
 from ._progress import ProgressBar
 
@@ -39,12 +39,12 @@ class Controls:
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.progress_bar)
-        self.status_label = QLabel()  # the status also while the bar is busy, which hides its text
+        self.status_label = QLabel()  # the status while the bar is busy, which hides its text
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
         self.loss_plot = LossPlot(get_theme(theme), parent=parent)
         layout.addWidget(self.loss_plot)
-        self.model_label = note().native
+        self.model_label = as_note(QLabel())
         layout.addWidget(self.model_label)
         self.save_button, self.load_button = _button("Save model"), _button("Load model")
         _row(layout, (self.save_button, 1), (self.load_button, 1))
@@ -60,7 +60,8 @@ class Controls:
         if value is not None:
             self.progress_bar.setValue(value)
         self.progress_bar.setFormat(text)
-        self.status_label.setText(text)
+        busy = self.progress_bar.maximum() == self.progress_bar.minimum() == 0
+        self.status_label.setText(text if busy else "")  # a busy bar shows no text
 
     def set_state(self, state: str, has_model: bool) -> None:
         """idle | training (Train reads Stop) | predicting (everything waits)."""

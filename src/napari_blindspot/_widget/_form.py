@@ -28,14 +28,20 @@ ERROR_STYLE = "QLineEdit { border: 1px solid #e0443e; }"
 NOTE_STYLE = "color: #a0a4aa;"
 
 
-def note(text: str = "") -> Label:
-    """A small grey, wrapping label for hints under a field."""
-    label = Label(value=text)
-    label.native.setWordWrap(True)
-    font = label.native.font()
+def as_note(label):
+    """Make a QLabel a small grey, wrapping hint."""
+    label.setWordWrap(True)
+    font = label.font()
     font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
-    label.native.setFont(font)
-    label.native.setStyleSheet(NOTE_STYLE)
+    label.setFont(font)
+    label.setStyleSheet(NOTE_STYLE)
+    return label
+
+
+def note(text: str = "") -> Label:
+    """A hint under a field."""
+    label = Label(value=text)
+    as_note(label.native)
     return label
 
 
