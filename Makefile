@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test,bench]" "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test,bench,bmz]" "$(TORCH)"
 	touch $@
 
 install: $(VENV)/.installed

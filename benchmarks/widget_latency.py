@@ -38,12 +38,12 @@ def main() -> None:
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
 
-    from napari_blindspot._sample_data import noisy_cells_2d
+    from napari_blindspot.simulate import simulate_fluorescence
     from napari_blindspot._widget import DenoiseWidget, _jobs, _models
 
     _models.confirm = lambda parent, question: True  # a script answers yes to "replace the unsaved model?"
 
-    image = noisy_cells_2d()[0][0][:512, :512]
+    image = simulate_fluorescence((512, 512), seed=0)[0]
     viewer = napari.Viewer(title="widget latency")
     viewer.window.resize(1500, 950)
     source = viewer.add_image(image, name="noisy")

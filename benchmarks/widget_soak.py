@@ -56,13 +56,13 @@ def main() -> None:
     from qtpy.QtCore import QEvent, QThreadPool
     from qtpy.QtWidgets import QApplication
 
-    from napari_blindspot._sample_data import noisy_cells_2d
+    from napari_blindspot.simulate import simulate_fluorescence
     from napari_blindspot._widget import DenoiseWidget, _models
 
     _models.confirm = lambda parent, question: True  # a script answers yes to "replace the unsaved model?"
 
     process = psutil.Process()
-    image = noisy_cells_2d()[0][0][:512, :512].astype(np.float32)
+    image = simulate_fluorescence((512, 512), seed=0)[0].astype(np.float32)
     viewer = napari.Viewer(title="widget soak")
     viewer.window.resize(1500, 950)
     source = viewer.add_image(image, name="noisy")
@@ -133,7 +133,7 @@ def main() -> None:
     rss = [c["rss_mib"] for c in cycles]
     slope = float(np.polyfit(np.arange(len(rss)), rss, 1)[0]) if len(rss) > 1 else 0.0
     summary = {
-        "cycles": args.cycles, "method": args.method, "run_s": args.run_s, "image": "noisy cells 512x512 float32",
+        "cycles": args.cycles, "method": args.method, "run_s": args.run_s, "image": "simulated fluorescence 512x512 float32",
         "results_kept": args.keep_results, "malloc_trim": args.malloc_trim, "load_before": load_before,
         "rss_at_start_mib": rss_start, "rss_after_warmup_mib": warmup["rss_mib"],
         "rss_after_last_mib": rss[-1] if rss else None,

@@ -40,7 +40,7 @@ def main() -> None:
 
     viewer = napari.Viewer(title="napari-blindspot")
     viewer.window.resize(1500, 950)
-    viewer.open_sample("napari-blindspot", "noisy_cells_2d")
+    viewer.open_sample("napari-blindspot", "fluorescence_2d")
     _, widget = viewer.window.add_plugin_dock_widget("napari-blindspot", "Self-supervised denoising")
     widget.form.duration.value = int(args.seconds)
     app = QApplication.instance()
@@ -52,7 +52,7 @@ def main() -> None:
 
     shot("before")
     widget.controls.train_button.click()
-    preview = "noisy cells [preview]"
+    preview = "fluorescence [preview]"
     updates = []
     wait(app, until=lambda: widget.preview_shown)
     viewer.layers[preview].events.data.connect(lambda e: updates.append(time.monotonic()))

@@ -1,3 +1,5 @@
+from types import MappingProxyType
+
 import numpy as np
 import pytest
 
@@ -31,4 +33,10 @@ def noisy_image():
     return clean, noisy
 
 
-TINY = dict(features=8, patch_size=16, batch_size=4, preview_every_s=None, time_budget_s=None)
+@pytest.fixture(scope="session")
+def tiny():
+    """Training settings small enough for a unit test: two steps of a narrow network on small
+    patches, no previews, on the CPU (cuDNN's kernels are not deterministic). Read-only: override
+    with `{**tiny, "steps": 3}`."""
+    return MappingProxyType(dict(steps=2, time_budget_s=None, features=8, patch_size=16, batch_size=2,
+                                 preview_every_s=None, device="cpu"))

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from napari_blindspot.cli import EXIT_INTERRUPTED, main
-from napari_blindspot.core import predict, training
+from napari_blindspot.core import predict
+from napari_blindspot.core import step as training_step
 
 IMAGE = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
 OLD = b"an older result the user wants to keep"
@@ -39,7 +40,7 @@ def test_ctrl_c_exits_130_and_leaves_every_file_as_it_was(tmp_path, capsys, monk
     (tmp_path / "out.tif").write_bytes(OLD)
     before = _snapshot(tmp_path)
     if where == "training":
-        calls = _interrupt_on_call(monkeypatch, training, "loss", call=2)  # the second step
+        calls = _interrupt_on_call(monkeypatch, training_step, "loss", call=2)  # the second step
     else:  # the second batch of tiles: the first is already in the temporary output
         calls = _interrupt_on_call(monkeypatch, predict, "write_group", call=2)
     argv = [command, str(tmp_path / "in.npy"), str(tmp_path / ("out.tif" if command == "denoise" else "model")),

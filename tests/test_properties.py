@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 
 from napari_blindspot.core.data import (
     AXES_LETTERS,
-    PatchSampler,
     StackView,
     guess_axes,
     measure_normalisation,
     validate_axes,
 )
+from napari_blindspot.core.patches import PatchSampler
 from napari_blindspot.core.predict import (
     plan_tiles,
     predict_tiled,

@@ -1,4 +1,4 @@
-"""Command line: ``napari-blindspot denoise|train|predict``. Parses, reports, and nothing else."""
+"""Command line: ``napari-blindspot denoise|train|predict|export``. Parses, reports, and nothing else."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
         p.add_argument("--patch-size", type=int, help="training patch side in pixels")
         p.add_argument("--batch-size", type=int)
-        p.add_argument("--channels", default="joint", choices=["joint", "independent"],
-                       help="axis C: one model for all channels (joint, default: channels inform each "
-                            "other) or one model per channel (independent: for unrelated stains)")
+        p.add_argument("--channels", default="independent", choices=["joint", "independent"],
+                       help="axis C: one model per channel (independent, default: no channel leaks into "
+                            "another) or one model for all channels (joint: channels inform each other)")
         z_mode = p.add_mutually_exclusive_group()
         z_mode.add_argument("--2d", dest="three_d", action="store_false", default=None,
                             help="train a Z stack slice by slice in 2D")
@@ -71,6 +71,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="run on an existing dask.distributed cluster, e.g. tcp://host:8786")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    e = sub.add_parser("export", help="write a saved model as a bioimage.io model package (needs the bmz extra)")
+    e.add_argument("model_dir")
+    e.add_argument("output", metavar="OUT.zip")
+    e.add_argument("--name", help="model name (default: 'napari-blindspot <METHOD> denoiser')")
+    e.add_argument("--author", action="append", help="an author's name; repeat for several "
+                   "(default: 'napari-blindspot user')")
+    e.add_argument("--license", default="CC-BY-4.0", help="SPDX license identifier (default: CC-BY-4.0)")
+    e.add_argument("--sample", metavar="IMAGE", help="an image in the model's axes whose centre becomes the "
+                   "package's test input and cover (default: a synthetic image)")
+    e.add_argument("--overwrite", action="store_true", help="replace OUT.zip if it exists")
+    e.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -147,9 +159,27 @@ def _predict(model, image, axes, output, tile, uncertainty, quiet, run_on=None):
                 run([out])
 
 
+def _export(args) -> None:
+    try:
+        from .bmz import export_model, require_bioimageio
+
+        require_bioimageio()
+    except ImportError as err:
+        raise ValueError(str(err)) from None
+    from .io import read_image
+
+    sample = read_image(args.sample) if args.sample else None
+    path = export_model(args.model_dir, args.output, name=args.name, authors=args.author or ["napari-blindspot user"],
+                        license=args.license, sample=sample, overwrite=args.overwrite)
+    print(f"wrote {path} (check it with: bioimageio test {path})", file=sys.stderr)
+
+
 def _run(args) -> None:
     from .io import check_writable, read_image
 
+    if args.command == "export":
+        _export(args)
+        return
     if args.command == "predict":
         from .core.model import load_model
 

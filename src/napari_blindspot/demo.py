@@ -1,5 +1,5 @@
-"""`python -m napari_blindspot.demo` (`make demo`): napari with the noisy 2D sample and the
-denoising widget docked, ready to press Train."""
+"""`python -m napari_blindspot.demo` (`make demo`): napari with the simulated 2D sample (its
+clean version hidden underneath) and the denoising widget docked, ready to press Train."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ def main() -> None:
     import napari
 
     viewer = napari.Viewer(title="napari-blindspot demo")
-    viewer.open_sample("napari-blindspot", "noisy_cells_2d")
+    viewer.open_sample("napari-blindspot", "fluorescence_2d")
     viewer.window.add_plugin_dock_widget("napari-blindspot", "Self-supervised denoising")
     napari.run()
 

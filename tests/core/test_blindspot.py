@@ -153,9 +153,26 @@ def test_split_prior_gives_mean_and_positive_variance():
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_presets_build_networks(preset):
-    net = BlindSpotNet(2, 1, 2, **PRESETS[preset])
-    assert sum(p.numel() for p in net.parameters()) > 0
+def test_presets_build_blind_networks_of_their_widths_and_depth(preset):
+    widths = PRESETS[preset]
+    net = BlindSpotNet(2, 1, 2, **widths)
+    assert net.depth == len(net.unet.enc) == len(net.unet.dec) == widths["depth"]
+    assert all(block[0].out_channels == widths["features"] for block in net.unet.enc)
+    assert all(block[0].out_channels == widths["decoder_features"] for block in net.unet.dec)
+    x = torch.randn(1, 1, 21, 27, requires_grad=True)  # not a multiple of 2^depth: padded and cropped
+    out = net(x)
+    assert out.shape == (1, 2, 21, 27)
+    out[0, 0, 10, 13].backward()
+    assert x.grad[0, 0, 10, 13] == 0 and (x.grad[0, 0] != 0).sum() > 8  # sees its neighbours, not itself
+
+
+def test_the_reference_preset_is_the_papers_network_and_the_largest():
+    assert PRESETS["reference"] == dict(features=48, decoder_features=96, depth=5)  # the NVlabs code's
+
+    def size(preset):
+        return sum(p.numel() for p in BlindSpotNet(2, 1, 2, **PRESETS[preset]).parameters())
+
+    assert size("reference") > 10 * size("gpu") and size("gpu") >= size("cpu")
 
 
 @pytest.mark.parametrize("shape", [(12, 12), (6, 6, 6)])

@@ -2,7 +2,8 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_blindspot.core.data import (PatchSampler, StackView, choose_three_d, guess_axes,
+from napari_blindspot.core.patches import PatchSampler
+from napari_blindspot.core.data import (StackView, choose_three_d, guess_axes,
                                         measure_normalisation, validate_axes, validate_scale)
 
 

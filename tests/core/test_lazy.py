@@ -6,7 +6,6 @@ import torch
 import napari_blindspot as nb
 from napari_blindspot.core.lazy import predict_lazy
 
-TINY = dict(steps=2, time_budget_s=None, features=8, patch_size=16, batch_size=2, preview_every_s=None)
 
 
 @pytest.fixture(scope="module")
@@ -15,8 +14,8 @@ def stack():
 
 
 @pytest.fixture(scope="module")
-def slice_model(stack):
-    run = nb.train(stack, nb.TrainConfig(axes="ZYX", three_d=False, **TINY))
+def slice_model(stack, tiny):
+    run = nb.train(stack, nb.TrainConfig(axes="ZYX", three_d=False, **tiny))
     list(run)
     return run.model
 
@@ -47,8 +46,8 @@ def test_lazy_result_does_not_change_when_the_model_trains_on(stack, slice_model
                 p.copy_(s)
 
 
-def test_lazy_hqssl_gives_the_uncertainty_of_the_same_chunk(stack):
-    run = nb.train(stack[:, :32, :32], nb.TrainConfig(method="hqssl", axes="ZYX", three_d=False, **TINY))
+def test_lazy_hqssl_gives_the_uncertainty_of_the_same_chunk(stack, tiny):
+    run = nb.train(stack[:, :32, :32], nb.TrainConfig(method="hqssl", axes="ZYX", three_d=False, **tiny))
     list(run)
     denoised, std = predict_lazy(run.model, stack, "ZYX", return_uncertainty=True)
     assert isinstance(std, da.Array) and std.shape == stack.shape

@@ -40,31 +40,44 @@ def _normalise(raw):
     return (raw - mean) / std, mean, std
 
 
-def test_posterior_mean_is_the_prior_mean_when_noise_vanishes():
-    noise = make_noise_model("gaussian", 1, sigma=1e-5)
-    y, mu = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8)
-    mean, var = noise.posterior(y, mu, torch.ones_like(y))
-    torch.testing.assert_close(mean, y, atol=1e-5, rtol=0)  # no noise: the pixel is the truth
-    noise = make_noise_model("gaussian", 1, sigma=1.0)
-    mean, _ = noise.posterior(y, mu, torch.full_like(y, 1e-9))
-    torch.testing.assert_close(mean, mu, atol=1e-8, rtol=0)  # certain prior: the prior mean
+def _posterior(sigma, y, mu, prior_var):
+    """(mean, variance) of a known-sigma Gaussian model's posterior, on 1x1 images of floats."""
+    noise = make_noise_model("gaussian", 1, sigma=sigma)
+    mean, var = noise.posterior(*(torch.as_tensor(v, dtype=torch.float32).reshape(1, 1, 1, -1)
+                                  for v in (y, mu, prior_var)))
+    return mean.flatten().tolist(), var.flatten().tolist()
+
+
+Y, MU = [2.0, -0.5, 3.0], [-1.0, 1.5, 3.0]  # the last pixel agrees with its prior
+
+
+def test_posterior_mean_is_the_noisy_pixel_when_noise_vanishes():
+    mean, var = _posterior(1e-5, Y, MU, [1.0] * 3)  # s_n -> 0: the pixel is the truth
+    assert mean == pytest.approx(Y, abs=1e-5) and var == pytest.approx([0.0] * 3, abs=2e-6)
+
+
+def test_posterior_mean_is_the_prior_mean_when_the_prior_is_certain():
+    mean, var = _posterior(1.0, Y, MU, [1e-9] * 3)  # s_x -> 0
+    assert mean == pytest.approx(MU, abs=1e-6) and var == pytest.approx([0.0] * 3, abs=1e-8)
 
 
 def test_posterior_mean_is_the_noisy_pixel_when_the_prior_is_uninformative():
-    noise = make_noise_model("gaussian", 1, sigma=0.5)
-    y, mu = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8)
-    mean, _ = noise.posterior(y, mu, torch.full_like(y, 1e9))
-    torch.testing.assert_close(mean, y, atol=1e-6, rtol=0)
+    mean, _ = _posterior(0.5, Y, MU, [1e9] * 3)  # s_x -> infinity
+    assert mean == pytest.approx(Y, abs=1e-6)
 
 
-def test_posterior_mean_and_variance_follow_the_gaussian_product_formula():
-    sx2, sn2, y, mu = torch.tensor(0.3), torch.tensor(0.7 ** 2), torch.tensor(2.0), torch.tensor(-1.0)
-    assert posterior_mean(y, mu, sx2, sn2) == pytest.approx(float((y * sx2 + mu * sn2) / (sx2 + sn2)))
-    assert posterior_variance(sx2, sn2) == pytest.approx(float(1 / (1 / sx2 + 1 / sn2)))
-    noise = make_noise_model("gaussian", 1, sigma=0.7)
-    mean, var = noise.posterior(y.reshape(1, 1, 1, 1), mu.reshape(1, 1, 1, 1), sx2.reshape(1, 1, 1, 1))
-    assert float(mean) == pytest.approx(float(posterior_mean(y, mu, sx2, sn2)), rel=1e-6)
-    assert float(var) == pytest.approx(float(posterior_variance(sx2, sn2)), rel=1e-6)
+def test_posterior_of_equal_variances_is_the_average_with_half_the_variance():
+    mean, var = _posterior(0.5, Y, MU, [0.25] * 3)
+    assert mean == pytest.approx([0.5, 0.5, 3.0]) and var == pytest.approx([0.125] * 3)
+
+
+def test_posterior_weighs_pixel_and_prior_by_the_other_ones_variance():
+    # s_n^2 = 0.25, s_x^2 = 0.75: 3/4 of y, 1/4 of mu; variance 0.75 * 0.25 / 1 = 0.1875
+    mean, var = _posterior(0.5, [2.0], [-2.0], [0.75])
+    assert mean == pytest.approx([1.0]) and var == pytest.approx([0.1875])
+    # the formulas on their own, with the variances swapped: 1/4 of y, 3/4 of mu
+    assert float(posterior_mean(torch.tensor(2.0), -2.0, 0.25, 0.75)) == pytest.approx(-1.0)
+    assert float(posterior_variance(torch.tensor(0.25), 0.75)) == pytest.approx(0.1875)
 
 
 def test_posterior_is_returned_in_the_input_dtype():
@@ -198,3 +211,15 @@ def test_auto_is_poisson_gaussian():
     assert noise.config()["kind"] == "poisson-gaussian"
     assert isinstance(make_noise_model("poisson", 1, zero_level=torch.zeros(1)), PoissonNoise)
     assert isinstance(make_noise_model("gaussian", 1), GaussianNoise)
+
+
+@pytest.mark.parametrize("zero", [0.0, 1e-9, -1e-9, 0.5, 40.0])
+def test_poisson_gaussian_starts_finite_whatever_the_data_mean(zero):
+    """zero_level = -mean/std is >= 0 for data with mean <= 0 (e.g. background-subtracted):
+    the model built without `initialise_from` must still have finite parameters and loss."""
+    noise = make_noise_model("poisson-gaussian", 1, zero_level=torch.tensor([zero]))
+    assert all(torch.all(torch.isfinite(p)) for p in noise.parameters())
+    y = torch.randn(1, 1, 8, 8)
+    variance = noise.variance(y)
+    assert torch.all(torch.isfinite(variance)) and torch.all(variance > 0)
+    assert torch.isfinite(noise.loss(y, y, torch.full_like(y, 0.1)))

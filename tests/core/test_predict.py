@@ -27,28 +27,35 @@ def test_tiles_cover_every_pixel_once_in_3d():
 
 
 @pytest.fixture(scope="module")
-def tiny_model():
+def tiny_model(tiny):
+    """A model whose output has structure (a pattern and a disc, different per plane) to compare."""
     rng = np.random.default_rng(0)
-    image = rng.normal(100, 20, (2, 96, 80)).astype(np.float32)
-    run = nb.train(image, nb.TrainConfig(axes="ZYX", three_d=False, steps=3, time_budget_s=None,
-                                         features=8, patch_size=16, batch_size=2, preview_every_s=None))
+    z, y, x = np.mgrid[0:2, 0:96, 0:80]
+    clean = 100 + 40 * np.sin(x / 5.0 + z) * np.cos(y / 7.0) + 30 * (((y - 30) ** 2 + (x - 50) ** 2) < 100)
+    image = (clean + rng.normal(0, 10, clean.shape)).astype(np.float32)
+    run = nb.train(image, nb.TrainConfig(axes="ZYX", three_d=False, **{**tiny, "steps": 20}))
     for _ in run:
         pass
-    return run.model, image
+    return run.model, image, clean
 
 
-def test_tiled_prediction_matches_untiled_away_from_seams(tiny_model):
-    model, image = tiny_model
+@pytest.mark.parametrize("tile", [48, 40])
+def test_tiled_prediction_matches_untiled(tiny_model, tile):
+    model, image, clean = tiny_model
     whole = model.predict(image, tile=512)
-    tiled = model.predict(image, tile=48)
+    assert np.corrcoef(whole.ravel(), clean.ravel())[0, 1] > 0.8  # there is structure to misplace
+    tiled = model.predict(image, tile=tile)
     assert tiled.shape == image.shape and tiled.dtype == np.float32
-    # the UNet's receptive field is wider than the margin, so tiles differ slightly;
-    # the error is small next to the signal
-    assert np.abs(tiled - whole).max() < 0.05 * image.std()
+    # the UNet sees further than the margin, so tiles differ slightly near their seams; a block
+    # written one pixel off would differ by as much as the output changes from pixel to pixel
+    tolerance = 0.1 * whole.std()
+    assert np.abs(np.diff(whole, axis=-1)).max() > 5 * tolerance
+    difference = np.abs(tiled - whole)
+    assert difference.max() < tolerance and difference.mean() < 0.01 * whole.std()
 
 
 def test_prediction_writes_into_a_zarr_array_in_the_users_layout(tiny_model, tmp_path):
-    model, image = tiny_model
+    model, image, _ = tiny_model
     expected = model.predict(image)
     out = zarr.open_array(str(tmp_path / "out.zarr"), mode="w", shape=image.shape, dtype="f4", chunks=(1, 48, 48))
     model.predict(image, out=out)
@@ -56,12 +63,12 @@ def test_prediction_writes_into_a_zarr_array_in_the_users_layout(tiny_model, tmp
 
 
 def test_prediction_handles_axes_in_any_order(tiny_model):
-    model, image = tiny_model
+    model, image, _ = tiny_model
     moved = np.ascontiguousarray(np.moveaxis(image, 0, -1))  # YXZ
     assert np.allclose(model.predict(moved, "YXZ"), np.moveaxis(model.predict(image), 0, -1), atol=1e-5)
 
 
 def test_wrong_channel_count_is_refused(tiny_model):
-    model, _ = tiny_model
+    model, *_ = tiny_model
     with pytest.raises(ValueError, match="1 channel"):
         model.predict(np.zeros((3, 32, 32), np.float32), "CYX")

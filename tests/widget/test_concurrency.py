@@ -6,6 +6,7 @@ import threading
 import numpy as np
 import torch
 
+from napari_blindspot.core import step as training_step
 from napari_blindspot.core import training
 
 from .conftest import noisy, wait_idle
@@ -69,14 +70,14 @@ def test_running_out_of_memory_mid_training_says_what_to_do_and_returns_to_idle(
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     out_of_memory = threading.Event()
-    real_loss = training.loss
+    real_loss = training_step.loss
 
     def loss_until_memory_runs_out(*args):
         if out_of_memory.is_set():
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total)")
         return real_loss(*args)
 
-    monkeypatch.setattr(training, "loss", loss_until_memory_runs_out)
+    monkeypatch.setattr(training_step, "loss", loss_until_memory_runs_out)
     widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
     out_of_memory.set()
@@ -104,13 +105,13 @@ def test_stop_before_the_first_step_gives_no_result_and_says_so(viewer, make_wid
     and is no model to save."""
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
-    real_setup = training.TrainingRun._validation_batch
+    real_setup = training.TrainingRun._validation_set
 
     def setup_until_stopped(self, *args):
         assert self._stop.wait(60), "Stop was never pressed"
         return real_setup(self, *args)
 
-    monkeypatch.setattr(training.TrainingRun, "_validation_batch", setup_until_stopped)
+    monkeypatch.setattr(training.TrainingRun, "_validation_set", setup_until_stopped)
     widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget._res.job.run is not None, timeout=10_000)
     qtbot.wait(100)  # past the double-click guard

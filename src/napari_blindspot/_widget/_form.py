@@ -13,7 +13,7 @@ from ._layers import layer_data, layer_scale
 
 METHOD_LABELS = {"n2v": "N2V", "n2v2": "N2V2", "hqssl": "HQ-SSL"}  # how the method combo names them
 Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d
-CHANNEL_MODES = {"one model for all": "joint", "one model per channel": "independent"}  # -> TrainConfig.channels
+CHANNEL_MODES = {"one model per channel": "independent", "one model for all": "joint"}  # -> TrainConfig.channels
 CHANNELS_TIP = (
     "For images with a C axis.\n"
     "One model for all: one network sees every channel and denoises them together, so channels "

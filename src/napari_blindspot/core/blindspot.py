@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .unet import cat_groups
+from .unet import cat_groups, check_layout
 
-# HQ-SSL widths. "cpu"/"gpu": chosen on one image (docs/benchmarks.md, "HQ-SSL network");
+# HQ-SSL widths. "cpu"/"gpu": chosen on one image (docs/methods.md, "Network size");
 # "reference": the paper's widths, which overfit one image (same section), so no default.
 PRESETS = {
     "cpu": dict(features=16, decoder_features=16, depth=3),
@@ -143,12 +143,9 @@ class BlindSpotNet(nn.Module):
     def __init__(self, ndim: int, in_channels: int, out_channels: int, features: int = 16,
                  depth: int = 3, decoder_features: int | None = None, groups: int = 1):
         super().__init__()
-        if ndim not in (2, 3):
-            raise ValueError(f"BlindSpotNet works on 2 or 3 spatial axes, not {ndim}")
+        check_layout(ndim, in_channels, out_channels, groups)
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
         self.ndim, self.depth, self.in_channels, self.groups = ndim, depth, in_channels, groups
         d = decoder_features or 2 * features
         self.unet = _UpwardUNet(ndim, in_channels, features, d, depth, groups)

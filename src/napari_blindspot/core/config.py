@@ -12,7 +12,7 @@ import numpy as np
 
 from .data import validate_scale
 
-METHODS = ("n2v", "n2v2", "hqssl")
+METHODS = ("n2v", "n2v2", "hqssl", "n2n")
 NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CHANNEL_MODES = ("joint", "independent")
@@ -42,12 +42,14 @@ class TrainConfig:
     scale: tuple[float, ...] | None = None  # voxel spacing, one per image axis (napari's layer.scale)
     mask_percent: float = 1.5  # N2V: share of pixels masked per patch
     preview_every_s: float | None = 2.0  # None: no previews
-    validation_every_s: float = 2.0
+    validation_every_s: float = 2.0  # held-out loss at most this often (and within its share of time)
+    until_converged: bool = False  # end when the held-out loss stops improving (the budget caps it)
+    frames_are_repeats: bool = False  # N2N without a second recording: neighbouring T (or S) frames
     amp: bool = True  # mixed precision on CUDA
     num_threads: int | None = None  # CPU threads for torch (default: all available cores)
     # axis C: "joint", one model sees all channels (they can help each other); "independent",
     # one full-width model per channel (a grouped network). A continued model keeps its own.
-    channels: str = "joint"
+    channels: str = "independent"
 
     def __post_init__(self):
         _choice("method", self.method, METHODS)
@@ -58,8 +60,8 @@ class TrainConfig:
         if self.channels not in CHANNEL_MODES:
             raise ValueError(f"unknown channels mode {self.channels!r}: use 'joint' (one model for all "
                              "channels) or 'independent' (one model per channel)")
-        if self.time_budget_s is None and self.steps is None:
-            raise ValueError("give a time budget or a number of steps (or both)")
+        if self.time_budget_s is None and self.steps is None and not self.until_converged:
+            raise ValueError("give a time budget or a number of steps (or both), or until_converged")
         if self.time_budget_s is not None and not (self.time_budget_s > 0 and math.isfinite(self.time_budget_s)):
             raise ValueError(f"time budget must be a positive number of seconds, got {self.time_budget_s}")
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):

@@ -22,7 +22,7 @@ _PATCH_BATCH = {
     ("hqssl", 3, False): ((24, 24, 24), 4), ("hqssl", 3, True): ((32, 32, 32), 8),
 }
 # HQ-SSL's UNet halves the patch at each level; a bottleneck of 1-2 px lost PSNR quickly
-# (docs/benchmarks.md, "GPU"), so the default depth keeps at least this many pixels there.
+# (docs/benchmarks.md, "Defaults"), so the default depth keeps at least this many pixels there.
 HQSSL_MIN_BOTTLENECK = 4
 # Prediction tiles and their overlap margin per spatial axis.
 _TILES = {2: ((512, 512), (32, 32)), 3: ((64, 128, 128), (16, 16, 16))}

@@ -28,10 +28,12 @@ def prior(out: torch.Tensor, channels: int, groups: int = 1) -> tuple[torch.Tens
     return mu, F.softplus(a) + PRIOR_VAR_FLOOR
 
 
-def loss(noise, y: torch.Tensor, out: torch.Tensor, groups: int = 1) -> torch.Tensor:
-    """The negative log-likelihood of the noisy pixels `y` under prior + noise (`noise.py`)."""
+def loss(noise, y: torch.Tensor, out: torch.Tensor, groups: int = 1,
+         weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The negative log-likelihood of the noisy pixels `y` under prior + noise (`noise.py`);
+    pixels of `weight` 0 are no target."""
     mu, prior_var = prior(out, y.shape[1], groups)
-    return noise.loss(y, mu, prior_var)
+    return noise.loss(y, mu, prior_var, weight)
 
 
 def posterior(noise, y: torch.Tensor, out: torch.Tensor, groups: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

@@ -56,15 +56,12 @@ def _gather(x: torch.Tensor, b: torch.Tensor, position: torch.Tensor) -> torch.T
     return x.movedim(1, -1)[index]
 
 
-def mask_batch(x: torch.Tensor, percent: float, generator: torch.Generator,
-               median: bool = False, radius: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """Blind-spot input for a ``(B, C, *spatial)`` batch and the masked coordinates.
-
-    Each masked pixel gets the value of a random neighbour (N2V) or, with `median`, the median
-    of its window without itself (N2V2). All channels of a pixel are masked together.
-    """
+def replace_pixels(x: torch.Tensor, coords: torch.Tensor, generator: torch.Generator,
+                   median: bool = False, radius: int = 2) -> torch.Tensor:
+    """A copy of ``(B, C, *spatial)`` `x` with the pixels at `coords` ``(K, 1 + ndim)`` hidden:
+    each gets the value of a random neighbour (N2V) or, with `median`, the median of its window
+    without itself (N2V2). All channels of a pixel are replaced together."""
     spatial = tuple(x.shape[2:])
-    coords = stratified_coordinates(x.shape[0], spatial, percent, generator).to(x.device)
     b, position = coords[:, 0], coords[:, 1:]
     size = torch.tensor(spatial, device=x.device)
     offsets = _window_offsets(len(spatial), radius).to(x.device)
@@ -78,7 +75,18 @@ def mask_batch(x: torch.Tensor, percent: float, generator: torch.Generator,
     masked = x.clone()
     index = (b,) + tuple(position[:, i] for i in range(position.shape[1]))
     masked.movedim(1, -1)[index] = replacement
-    return masked, coords
+    return masked
+
+
+def mask_batch(x: torch.Tensor, percent: float, generator: torch.Generator, median: bool = False,
+               exclude: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blind-spot input for a ``(B, C, *spatial)`` batch and the masked coordinates (~`percent`
+    % of pixels, stratified). Pixels where `exclude` ``(B, 1, *spatial)`` is true (held-out
+    pixels) are never masked, so they are never a training target."""
+    coords = stratified_coordinates(x.shape[0], tuple(x.shape[2:]), percent, generator).to(x.device)
+    if exclude is not None:
+        coords = coords[~exclude[(coords[:, 0], 0) + tuple(coords[:, 1:].T)]]
+    return replace_pixels(x, coords, generator, median), coords
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:

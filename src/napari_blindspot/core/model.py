@@ -12,7 +12,7 @@ from .config import METHODS
 from .data import StackView, validate_axes
 from .defaults import prediction_tiles
 from .device import choose_device
-from .model_io import read_config, read_weights, write_model_folder
+from .model_io import is_package, read_config, read_weights, unpacked_package, write_model_folder
 from .noise import make_noise_model
 from .predict import predict_tiled
 from .spec import ModelFileError, ModelSpec, spec_from_json, spec_to_json
@@ -20,7 +20,7 @@ from .unet import UNet
 
 
 def build_network(method: str, spatial_ndim: int, channels: int, network: dict) -> nn.Module:
-    if method in ("n2v", "n2v2"):
+    if method in ("n2v", "n2v2", "n2n"):  # N2N: the plain UNet, trained on the other recording
         return UNet(spatial_ndim, channels, channels, n2v2=(method == "n2v2"), **network)
     if method == "hqssl":
         return BlindSpotNet(spatial_ndim, channels, 2 * channels, **network)
@@ -137,7 +137,11 @@ class Model:
 
 
 def load_model(path, device: str = "auto") -> Model:
-    """Load a model folder written by `Model.save`: JSON + safetensors only, checked before use."""
+    """Load a model folder written by `Model.save`, or the .zip `bmz.export_model` wrote (its
+    attached folder files): JSON + safetensors only, checked before use."""
+    if is_package(path):
+        with unpacked_package(path) as folder:
+            return load_model(folder, device)
     spec = spec_from_json(read_config(path))
     noise = build_noise_model(spec)  # a few numbers per channel
     with torch.device("meta"):  # the network's shapes, without allocating them

@@ -2,7 +2,8 @@
 
 safetensors holds raw tensors only; the config is plain JSON. A folder is written whole or not
 at all (a temporary folder renamed into place), and only where nothing of anyone else's is
-lost: a new or empty folder, or over one of our own models when asked to.
+lost: a new or empty folder, or over one of our own models when asked to. An exported
+bioimage.io package (`bmz.py`) carries the same two files; `unpacked_package` reads just those.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .spec import FORMAT, ModelFileError
 
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
+# Most bytes read from a package per file: a config is a few kB; 1 GiB of float32 weights is far
+# more than any preset network (MAX_FEATURES aside), so a larger entry is not one of ours.
+PACKAGE_LIMITS = {CONFIG: 1 << 20, WEIGHTS: 1 << 30}
 
 
 def is_model_folder(path) -> bool:
@@ -103,3 +109,38 @@ def read_weights(path, expected: dict[str, tuple[int, ...]]) -> dict:
         raise
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelFileError(f"{file} is not a valid safetensors file ({err})") from None
+
+
+def is_package(path) -> bool:
+    """True for a .zip file (a bioimage.io package); a model folder is a folder."""
+    path = Path(path)
+    return path.is_file() and path.suffix.lower() == ".zip"
+
+
+@contextmanager
+def unpacked_package(path):
+    """A temporary model folder holding the config.json and weights.safetensors attached to our
+    exported bioimage.io package `path`. Nothing else in the zip is read, and each of the two is
+    read only up to its declared size, which must be within `PACKAGE_LIMITS`."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="napari-blindspot-") as tmp:
+        try:
+            with zipfile.ZipFile(path) as package:
+                for name, limit in PACKAGE_LIMITS.items():
+                    try:
+                        info = package.getinfo(name)
+                    except KeyError:
+                        raise ModelFileError(f"{path} has no {name}: it is not a package exported by "
+                                             "napari-blindspot (run other bioimage.io models with "
+                                             "bioimageio.core)") from None
+                    if info.file_size > limit:
+                        raise ModelFileError(f"{path}: its {name} declares {info.file_size} bytes, more "
+                                             f"than a napari-blindspot model's {limit}")
+                    with package.open(info) as entry:
+                        data = entry.read(info.file_size + 1)
+                    if len(data) != info.file_size:
+                        raise ModelFileError(f"{path}: its {name} is not the size it declares")
+                    (Path(tmp) / name).write_bytes(data)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError) as err:
+            raise ModelFileError(f"{path} is not a readable .zip file ({err})") from None
+        yield Path(tmp)

@@ -29,6 +29,7 @@ MIN_VAR = 1e-6  # noise variance floor, as the reference's noise std >= 1e-3
 POISSON_EPS = 1e-3  # the reference's max(mu, 1e-3)
 REGULARISER = 0.1  # reference: loss - 0.1 * noise_std for learned noise ("balance regularization")
 INITIAL_STD = 0.5  # noise std at the data mean, in units of the data std
+MIN_LOW_GAP = 0.1  # the Poisson-Gaussian anchor lies at least this far below the data mean (0)
 
 
 def posterior_mean(y, mu, prior_var, noise_var):
@@ -58,15 +59,20 @@ class NoiseModel(nn.Module):
         """s_n^2 per pixel for clean value mu (N, C, *spatial), in mu's dtype."""
         raise NotImplementedError
 
-    def loss(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor) -> torch.Tensor:
+    def loss(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor,
+             weight: torch.Tensor | None = None) -> torch.Tensor:
         """mean of (y - mu)^2 / (s_x^2 + s_n^2) + log(s_x^2 + s_n^2), minus 0.1 s_n for
-        learned noise. Float64 inside and out: (y - mu)^2 / tiny variances overflows float32."""
+        learned noise; with `weight` (broadcast to y), its weighted mean (0: not a target).
+        Float64 inside and out: (y - mu)^2 / tiny variances overflows float32."""
         y, mu, prior_var = y.double(), mu.double(), prior_var.double()
         total = prior_var + self.variance(mu)
         nll = (y - mu) ** 2 / total + torch.log(total)
         if self.learned:  # pushes the noise level up against s_x^2 absorbing the noise
             nll = nll - REGULARISER * self.variance(mu.detach()).sqrt()
-        return nll.mean()
+        if weight is None:
+            return nll.mean()
+        weight = weight.to(nll.dtype).expand_as(nll)
+        return (nll * weight).sum() / weight.sum().clamp_min(1)
 
     def posterior(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor):
         """(posterior mean, posterior variance) of the clean value, in y's dtype."""
@@ -170,14 +176,15 @@ class PoissonGaussianNoise(NoiseModel):
     noise variance: a fit in (log a, log v) is then well conditioned (the dark pixels, whose
     small variance the likelihood is most sensitive to, depend on v alone), and the line stays
     positive wherever there is data, whatever the camera's dark level. `low` defaults to raw 0
-    or one std below the mean, whichever is higher; `initialise_from` moves it to the data's
-    dark end. It is a buffer, saved in the state dict."""
+    or one std below the mean, whichever is higher, and at least `MIN_LOW_GAP` below the mean
+    (data whose mean is at or below raw 0 have no dark level there); `initialise_from` moves it
+    to the data's dark end. It is a buffer, saved in the state dict."""
 
     kind = "poisson-gaussian"
 
     def __init__(self, channels: int, zero_level=None):
         super().__init__(channels, zero_level)
-        low = self.zero_level.clamp_min(-1.0) if zero_level is not None else torch.full((channels,), -1.0)
+        low = self.zero_level.clamp(-1.0, -MIN_LOW_GAP) if zero_level is not None else torch.full((channels,), -1.0)
         self.register_buffer("low", low.clone())
         # start with noise std INITIAL_STD at the mean, half of its variance shot noise
         v0 = INITIAL_STD**2

@@ -1,13 +1,11 @@
-"""Live previews: which part of the image, how it is denoised, and when the next one is due."""
+"""Live previews: which part of the image, and how it is denoised with no border artefacts."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-# Previews take at most this share of training time, so they never slow training noticeably
-# (docs/benchmarks.md, "Widget latency").
+# Previews take at most this share of training time (training.Pacer), so they never slow
+# training noticeably (docs/benchmarks.md, "Widget latency").
 PREVIEW_SHARE = 0.05
 
 
@@ -48,18 +46,3 @@ def preview_of(model, image, axes: str, region: tuple, context: int = 16) -> np.
         read.append(slice(lo, hi))
         crop.append(slice(start - lo, stop - lo) if isinstance(want, slice) else want - lo)
     return model.predict(image[tuple(read)], axes)[tuple(crop)]
-
-
-class PreviewTimer:
-    """Every `every_s` seconds of training, but never more than PREVIEW_SHARE of its time."""
-
-    def __init__(self, every_s: float | None):
-        self.every_s = every_s
-        self.next_s = min(1.0, every_s) if every_s else math.inf  # the first one comes early
-
-    def due(self, elapsed_s: float) -> bool:
-        return elapsed_s >= self.next_s
-
-    def took(self, cost_s: float, elapsed_s: float) -> None:
-        """A preview cost `cost_s`; the next waits so that cost / (cost + wait) <= PREVIEW_SHARE."""
-        self.next_s = elapsed_s + max(self.every_s, cost_s * (1 / PREVIEW_SHARE - 1))

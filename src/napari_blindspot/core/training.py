@@ -14,24 +14,26 @@ from __future__ import annotations
 import math
 import threading
 import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from . import hqssl
 from .config import MIN_SIDE, TrainConfig, validate_image
-from .data import PatchSampler, StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
+from .data import StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
 from .defaults import Settings, settings
 from .device import choose_device, torch_threads
-from .masking import mask_batch, masked_mse
+from .heldout import ValidationSet
 from .model import Model, ModelSpec, build_network, build_noise_model
-from .preview import PreviewTimer, central_region, preview_of
+from .patches import Pairs, PatchSampler
+from .preview import PREVIEW_SHARE, central_region, preview_of
+from .schedule import Best, Pacer, Schedule, Stopwatch
+from .step import Amp, blind_spot_input, step
 
 NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
 NOISE_LR_FACTOR = 10.0  # noise parameters are few and well determined: let them move faster
-FINAL_LR = 0.05  # the cosine schedule ends at this share of the learning rate
+VALIDATION_SHARE = 0.1  # held-out validations take at most this share of training time
+VALIDATIONS_PER_RUN = 10  # ...or, in a run of a fixed number of steps, this many, evenly spaced
 
 
 @dataclass
@@ -49,83 +51,8 @@ class Progress:
     eta_s: float = 0.0
     noise_params: dict | None = None
     done: bool = False
-
-
-# -- one step -------------------------------------------------------------------------------
-
-
-def blind_spot_input(model: Model, x: torch.Tensor, generator: torch.Generator, mask_percent: float):
-    """(network input, masked coordinates): N2V hides the pixels it trains on; HQ-SSL's
-    network is blind by construction and trains on every pixel (coordinates None)."""
-    if model.method == "hqssl":
-        return x, None
-    return mask_batch(x, mask_percent, generator, median=model.method == "n2v2")
-
-
-def loss(model: Model, x: torch.Tensor, inputs: torch.Tensor, coords: torch.Tensor | None) -> torch.Tensor:
-    """N2V: MSE on the masked pixels; HQ-SSL: the noise model's negative log-likelihood."""
-    out = model.net(inputs)
-    if coords is not None:
-        return masked_mse(out, x, coords)
-    return hqssl.loss(model.noise, x, out, model.net.groups)
-
-
-class _Amp:
-    """Mixed precision on CUDA (autocast + gradient scaling); plain float32 elsewhere."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.scaler = torch.amp.GradScaler("cuda", enabled=enabled)
-
-    def autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16) if self.enabled else nullcontext()
-
-
-def step(model: Model, optimiser: torch.optim.Optimizer, amp: _Amp, x, inputs, coords) -> float:
-    """One optimiser step on one batch; returns its loss."""
-    model.net.train()
-    with amp.autocast():
-        value = loss(model, x, inputs, coords)
-    optimiser.zero_grad(set_to_none=True)
-    amp.scaler.scale(value).backward()
-    amp.scaler.step(optimiser)
-    amp.scaler.update()
-    return float(value.detach())
-
-
-# -- the schedule ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Schedule:
-    """How far a run is (the larger of its step and time shares) and the learning rate then."""
-
-    steps: int | None
-    seconds: float | None
-
-    def fraction(self, count: int, elapsed: float) -> float:
-        return max(count / self.steps if self.steps else 0.0, elapsed / self.seconds if self.seconds else 0.0)
-
-    @staticmethod
-    def set_lr(optimiser: torch.optim.Optimizer, fraction: float) -> None:
-        """Cosine decay from the base rate to FINAL_LR of it."""
-        for group in optimiser.param_groups:
-            group["lr"] = group["base_lr"] * (FINAL_LR + (1 - FINAL_LR) * 0.5 * (1 + math.cos(math.pi * fraction)))
-
-
-class _Stopwatch:
-    """Seconds spent per kind of work, for profiles and the preview share."""
-
-    def __init__(self):
-        self.totals = dict.fromkeys(("data", "network", "validation", "preview"), 0.0)
-        self.last = 0.0
-
-    @contextmanager
-    def time(self, kind: str):
-        start = time.perf_counter()
-        yield
-        self.last = time.perf_counter() - start
-        self.totals[kind] += self.last
+    best_step: int | None = None  # the step of the best held-out loss so far (the final weights')
+    estimated_psnr_gain_db: float | None = None  # output PSNR minus input PSNR, estimated (heldout.py)
 
 
 # -- a run ----------------------------------------------------------------------------------
@@ -149,7 +76,7 @@ def _new_model(config: TrainConfig, view: StackView, run_settings: Settings, ima
 class TrainingRun:
     """Iterate to train; `stop()` from any thread; `model` is usable during and after."""
 
-    def __init__(self, image, config: TrainConfig, model: Model | None = None):
+    def __init__(self, image, config: TrainConfig, model: Model | None = None, target=None):
         validate_image(image)
         scale = validate_scale(config.scale, len(image.shape))
         axes = validate_axes(config.axes or (model.spec.axes if model else guess_axes(image.shape, scale)),
@@ -162,6 +89,7 @@ class TrainingRun:
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
+        self.pairs = _pairs(config, image, target, self.view)
         self.settings = settings(config, self.view.spatial_shape, self.device, self.view.channels)
         if model is None:
             self.model = _new_model(config, self.view, self.settings, image.dtype, self.device)
@@ -172,7 +100,7 @@ class TrainingRun:
         self._fresh_noise_model = model is None and self.model.noise is not None
         self._stop = threading.Event()
         self._preview_region: tuple | None = None
-        self._stopwatch = _Stopwatch()
+        self._stopwatch = Stopwatch()
         self.timings = self._stopwatch.totals  # seconds per kind of work
 
     def _check_compatible(self, model: Model) -> None:
@@ -197,42 +125,63 @@ class TrainingRun:
 
     def _train(self):
         cfg, model, watch = self.config, self.model, self._stopwatch
-        sampler = PatchSampler(self.view, model.spec.normalisation, self.settings.patch, seed=cfg.seed)
+        sampler = PatchSampler(self.view, model.spec.normalisation, self.settings.patch, seed=cfg.seed,
+                               pairs=self.pairs)
         generator = torch.Generator().manual_seed(cfg.seed)
         if self._fresh_noise_model:  # start the noise parameters near the truth, not at a guess
             model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
             self._fresh_noise_model = False
         optimiser = self._optimiser()
-        amp = _Amp(cfg.amp and self.device.type == "cuda")
-        val_batch = self._validation_batch(sampler, generator)
-        schedule, previews = _Schedule(cfg.steps, cfg.time_budget_s), PreviewTimer(cfg.preview_every_s)
-        start, count, loss_value, val_loss = time.perf_counter(), 0, float("nan"), None
-        next_validation = cfg.validation_every_s
+        amp = Amp(cfg.amp and self.device.type == "cuda")
+        validation, best = self._validation_set(), Best()
+        schedule = Schedule(cfg.steps, cfg.time_budget_s)
+        previews = Pacer(cfg.preview_every_s, PREVIEW_SHARE)
+        validations = Pacer(cfg.validation_every_s, VALIDATION_SHARE,
+                            every_steps=max(1, cfg.steps // VALIDATIONS_PER_RUN) if cfg.time_budget_s is None and cfg.steps else None)
+        start, count, loss_value, validated_at = time.perf_counter(), 0, float("nan"), -1
         while (fraction := schedule.fraction(count, time.perf_counter() - start)) < 1 and not self._stop.is_set():
             schedule.set_lr(optimiser, fraction)
             with watch.time("data"):
-                x = torch.from_numpy(sampler.batch(self.settings.batch)).to(self.device,
-                                                                             memory_format=model.memory_format)
-                inputs, coords = blind_spot_input(model, x, generator, cfg.mask_percent)
+                x, held = (torch.from_numpy(a).to(self.device) for a in sampler.batch_and_heldout(self.settings.batch))
+                x = x.contiguous(memory_format=model.memory_format)
+                inputs, target, coords = blind_spot_input(model, x, generator, cfg.mask_percent, held)
             with watch.time("network"):
-                loss_value = step(model, optimiser, amp, x, inputs, coords)
+                loss_value = step(model, optimiser, amp, target, inputs, coords, held)
             count += 1
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"training diverged at step {count} (loss {loss_value}): "
                                          "lower the learning rate")
             event = self._event(count, time.perf_counter() - start, loss_value)
-            if event.elapsed_s >= next_validation:
+            if validations.due(event.elapsed_s, count):
                 with watch.time("validation"):
-                    val_loss = event.val_loss = self._validation_loss(val_batch)
-                next_validation = event.elapsed_s + cfg.validation_every_s
-            if previews.due(event.elapsed_s):
+                    self._validate(validation, best, count, event)
+                validations.took(watch.last, time.perf_counter() - start)
+                validated_at = count
+                if cfg.until_converged and best.converged(event.elapsed_s):
+                    self._stop.set()
+            if previews.due(event.elapsed_s, count):
                 with watch.time("preview"):
                     event.preview_region, event.preview = self._preview()
                 previews.took(watch.last, time.perf_counter() - start)
             yield event
-        yield self._finish(count, time.perf_counter() - start, loss_value, val_loss, val_batch)
+        elapsed = time.perf_counter() - start
+        if count and validated_at != count:
+            self._validate(validation, best, count, self._event(count, elapsed, loss_value))
+        best.restore(model)
+        yield self._finish(count, elapsed, loss_value, best)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+    def _validation_set(self) -> ValidationSet:
+        """The held-out tiles; N2V's noise level comes from the data (or a known sigma)."""
+        return ValidationSet(self.view, self.model.spec.normalisation, self.model.method, self.config.seed,
+                             sigma=self.config.sigma, device=self.device, pairs=self.pairs)
+
+    def _validate(self, validation: ValidationSet, best: Best, count: int, event: Progress) -> None:
+        quality = validation.evaluate(self.model)
+        best.offer(self.model, quality, count, event.elapsed_s)
+        event.val_loss, event.estimated_psnr_gain_db, event.best_step = (
+            quality.loss, quality.psnr_gain_db, best.step)
 
     def _optimiser(self) -> torch.optim.Optimizer:
         lr = self.settings.lr
@@ -242,18 +191,21 @@ class TrainingRun:
             groups.append({"params": noise_params, "base_lr": lr * NOISE_LR_FACTOR})
         return torch.optim.Adam(groups, lr=lr)
 
-    def _finish(self, count: int, elapsed: float, loss_value: float, val_loss, val_batch) -> Progress:
-        """Record the run in the model's history and make the final event."""
-        model = self.model
-        if count:
-            val_loss = self._validation_loss(val_batch)
+    def _finish(self, count: int, elapsed: float, loss_value: float, best: Best) -> Progress:
+        """Record the run in the model's history and make the final event (best weights')."""
+        model, quality = self.model, best.quality
         history = model.spec.history
-        history.update(steps=history.get("steps", 0) + count, seconds=round(history.get("seconds", 0) + elapsed, 2),
-                       loss=loss_value, val_loss=val_loss)
+        earlier = history.get("steps", 0)
+        history.update(steps=earlier + count, seconds=round(history.get("seconds", 0) + elapsed, 2),
+                       loss=loss_value, val_loss=None if quality is None else quality.loss,
+                       best_step=earlier + best.step if quality else history.get("best_step"),
+                       estimated_psnr_gain_db=None if quality is None else round(quality.psnr_gain_db, 2))
         if model.noise is not None:
             model.spec = replace(model.spec, noise_params=self._noise_params())
         final = self._event(count, elapsed, loss_value)
-        final.total, final.eta_s, final.done, final.val_loss = count, 0.0, True, val_loss
+        final.total, final.eta_s, final.done = count, 0.0, True
+        if quality is not None:
+            final.val_loss, final.best_step, final.estimated_psnr_gain_db = quality.loss, best.step, quality.psnr_gain_db
         return final
 
     def _event(self, count: int, elapsed: float, loss_value: float) -> Progress:
@@ -266,16 +218,6 @@ class TrainingRun:
         noise = self._noise_params() if self.model.noise is not None else None
         return Progress(count, total, elapsed, loss_value, steps_per_s=rate, eta_s=eta, noise_params=noise)
 
-    def _validation_batch(self, sampler: PatchSampler, generator: torch.Generator):
-        """A fixed batch (with fixed masks for N2V), so validation losses compare across steps."""
-        x = torch.from_numpy(sampler.batch(max(4, self.settings.batch // 2))).to(self.device)
-        return (x,) + tuple(blind_spot_input(self.model, x, generator, self.config.mask_percent))
-
-    @torch.no_grad()
-    def _validation_loss(self, val_batch) -> float:
-        self.model.net.eval()
-        return float(loss(self.model, *val_batch))
-
     def _noise_params(self) -> dict:
         norm = self.model.spec.normalisation
         return self.model.noise.describe(torch.tensor(norm.mean), torch.tensor(norm.std))
@@ -283,6 +225,24 @@ class TrainingRun:
     def _preview(self):
         region = self._preview_region or central_region(self.image.shape, self.config.axes)
         return region, preview_of(self.model, self.image, self.config.axes, region)
+
+
+def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
+    """N2N's second recordings: `target`, or the neighbouring frames of a stack of repeats."""
+    if config.method != "n2n":
+        if target is not None:
+            raise ValueError(f"a second recording is for method 'n2n' (Noise2Noise), not {config.method!r}")
+        return None
+    if target is None:
+        if not config.frames_are_repeats:
+            raise ValueError("N2N needs a second recording of the same field (target=..., --target) "
+                             "or a stack whose frames are repeats (frames_are_repeats=True)")
+        return Pairs.of_frames(view)
+    validate_image(target)
+    if tuple(target.shape) != tuple(image.shape):
+        raise ValueError(f"the second recording has shape {tuple(target.shape)} and the first "
+                         f"{tuple(image.shape)}: N2N needs two recordings of the same field, alike in shape")
+    return Pairs(StackView.of(target, config.axes, three_d=view.spatial_ndim == 3))
 
 
 def _choose_three_d(config: TrainConfig, model: Model | None, shape, scale, device: torch.device) -> tuple[bool, str]:
@@ -296,11 +256,13 @@ def _choose_three_d(config: TrainConfig, model: Model | None, shape, scale, devi
     return choose_three_d(config.axes, shape, scale, gpu=device.type != "cpu")
 
 
-def train(image, config: TrainConfig | None = None, model: Model | None = None, **overrides) -> TrainingRun:
+def train(image, config: TrainConfig | None = None, model: Model | None = None, target=None,
+          **overrides) -> TrainingRun:
     """Start training on `image` (iterate the returned run to make progress).
 
-    `model`: continue training an existing model ("train more"). `overrides` are TrainConfig
-    fields, e.g. ``train(image, method="hqssl", time_budget_s=120)``.
+    `model`: continue training an existing model ("train more"). `target`: N2N's second
+    recording of the same field. `overrides` are TrainConfig fields, e.g.
+    ``train(image, method="hqssl", time_budget_s=120)``.
     """
     config = replace(config or TrainConfig(), **overrides) if overrides else (config or TrainConfig())
-    return TrainingRun(image, config, model)
+    return TrainingRun(image, config, model, target)

@@ -1,7 +1,11 @@
 """The plain UNet used by N2V, and its N2V2 variant (blur-pool, no top-level skip).
 
 Works in 2D and 3D on any input size: the input is padded to a multiple of ``2 ** depth`` and
-the output cropped back.
+the output cropped back. At prediction (eval mode) the input is first mirrored by
+`BORDER_CONTEXT` pixels on every side: the convolutions' zero padding is the image mean in
+normalised units, and a bright border pixel next to it came out far worse than the interior
+(docs/benchmarks.md, "Image borders"). N2V sees its centre pixel anyway, so a mirror leaks
+nothing; training keeps plain patches (mirroring them would cost compute on every step).
 
 ``groups=G`` makes G independent networks in one: every convolution is grouped and every
 concatenation keeps each group's channels together (`cat_groups`), so output group g depends
@@ -14,6 +18,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+BORDER_CONTEXT = 8  # mirrored pixels around the input at prediction
 
 
 def _conv(ndim: int):
@@ -57,14 +64,19 @@ class BlurPool(nn.Module):
         return conv(x, self.kernel.expand(c, 1, *self.kernel.shape[2:]), stride=2, groups=c)
 
 
+def check_layout(ndim: int, in_channels: int, out_channels: int, groups: int) -> None:
+    """2 or 3 spatial axes, and `groups` independent networks that split the channels evenly."""
+    if ndim not in (2, 3):
+        raise ValueError(f"networks work on 2 or 3 spatial axes, not {ndim}")
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+
+
 class UNet(nn.Module):
     def __init__(self, ndim: int = 2, in_channels: int = 1, out_channels: int = 1, depth: int = 2,
                  features: int = 32, n2v2: bool = False, batch_norm: bool = True, groups: int = 1):
         super().__init__()
-        if ndim not in (2, 3):
-            raise ValueError(f"UNet supports 2D and 3D, got ndim={ndim}")
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+        check_layout(ndim, in_channels, out_channels, groups)
         self.ndim, self.depth, self.n2v2, self.groups = ndim, depth, n2v2, groups
         widths = [groups * features * 2**i for i in range(depth + 1)]  # `features` per group
         self.down = nn.ModuleList()
@@ -82,11 +94,12 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x.shape[2:]
+        border = 0 if self.training else BORDER_CONTEXT
         multiple = 2**self.depth
-        pad = [(-s) % multiple for s in spatial]
-        if any(pad):
-            mode = "reflect" if all(p < s for p, s in zip(pad, spatial)) else "replicate"
-            x = F.pad(x, [v for p in reversed(pad) for v in (0, p)], mode=mode)
+        pad = [(border, border + (-(s + 2 * border)) % multiple) for s in spatial]  # (before, after)
+        if any(sum(p) for p in pad):
+            mode = "reflect" if all(max(p) < s for p, s in zip(pad, spatial)) else "replicate"
+            x = F.pad(x, [v for p in reversed(pad) for v in p], mode=mode)
         skips = []
         for block in self.down:
             x = block(x)
@@ -99,4 +112,4 @@ class UNet(nn.Module):
                 x = cat_groups([x, skips[level]], self.groups)
             x = block(x)
         x = self.head(x)
-        return x[(slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)]
+        return x[(slice(None), slice(None)) + tuple(slice(border, border + s) for s in spatial)]
