@@ -52,7 +52,7 @@ def main() -> None:
 
     shot("before")
     widget.controls.train_button.click()
-    preview = "fluorescence [preview]"
+    preview = f"{widget.form.image.value.name} [preview]"
     updates = []
     wait(app, until=lambda: widget.preview_shown)
     viewer.layers[preview].events.data.connect(lambda e: updates.append(time.monotonic()))

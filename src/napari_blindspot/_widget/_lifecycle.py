@@ -84,10 +84,13 @@ class Resources:
             job.worker.quit()
             gc_thaw()
         _disconnect(self.connections)
-        if job is not None and job.worker.is_running:
-            job.worker.finished.connect(lambda: _disconnect(self.until_jobs_end))
-        else:
-            _disconnect(self.until_jobs_end)
+        try:
+            if job is not None and job.worker.is_running:
+                job.worker.finished.connect(lambda: _disconnect(self.until_jobs_end))
+                return
+        except RuntimeError:  # the worker's Qt signals are gone already (the viewer closed)
+            pass
+        _disconnect(self.until_jobs_end)
 
 
 def _disconnect(connections: list) -> None:
