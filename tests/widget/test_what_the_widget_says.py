@@ -34,14 +34,16 @@ def test_the_status_shows_beside_the_bar_while_the_bar_is_busy(viewer, make_widg
 
 
 def test_a_fresh_dock_trains_on_a_raw_layer_and_applies_to_one(viewer, make_widget):
+    viewer.add_image(np.zeros((32, 32), np.float32), name="noisy [clean]", visible=False)  # as the samples add
     raw = viewer.add_image(noisy((32, 32)), name="noisy")
     ours = viewer.add_image(noisy((32, 32)), name="noisy [n2v denoised]", metadata={OURS: {"kind": "result"}})
+    viewer.add_image(np.zeros((32, 32), np.float32), name="mask", visible=False)
     widget = make_widget()
     assert widget.form.image.value is raw and ours not in widget.form.image.choices
     picker = widget.controls.apply_picker
     assert picker.value is raw and ours in picker.choices  # a result may still be denoised again, if asked
-    viewer.layers.remove(raw)
-    assert widget.form.image.value is None and widget.form.axes.value == ""
+    viewer.layers.remove(raw)  # only hidden ones are left to train on: the last
+    assert widget.form.image.value is viewer.layers["mask"]
 
 
 def _ask(monkeypatch, answer: bool) -> list:

@@ -35,7 +35,7 @@ def is_ours(layer) -> bool:
 
 class LayerChoices:
     """Keeps magicgui layer combo boxes in step with the viewer's layers (added, removed, moved,
-    renamed): a combo keeps its layer while it exists, else takes the last raw image."""
+    renamed): a combo keeps its layer while it exists, else takes the last raw image in view."""
 
     EVENTS = ("inserted", "removed", "moved", "reordered", "name")
 
@@ -61,16 +61,17 @@ class LayerChoices:
 
     def follow(self, combo) -> None:
         self.combos.append(combo)
-        self.refresh(combo)
+        self.refresh(combo, keep=False)  # its first item is no one's choice
         self.on_change()
 
-    def refresh(self, combo) -> None:
-        chosen = combo.value
+    def refresh(self, combo, keep: bool = True) -> None:
+        chosen = combo.value if keep else None
         with combo.changed.blocked():
             combo.reset_choices()
             layers = list(combo.choices)
             raw = [layer for layer in layers if not is_ours(layer)]
-            pick = chosen if chosen in layers else (raw or layers or [None])[-1]
+            shown = [layer for layer in raw if layer.visible]  # e.g. not a sample's hidden clean image
+            pick = chosen if chosen in layers else (shown or raw or layers or [None])[-1]
             if pick is not None:
                 combo.value = pick
         if pick is not chosen:
