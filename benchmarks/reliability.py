@@ -612,30 +612,33 @@ def widget_worker(names: list[str], timeout: float) -> None:
                 added.append(viewer.add_image(data, name=kind, rgb=kind == "rgb"))
         widget = DenoiseWidget(viewer)
         viewer.window.add_dock_widget(widget)
-        widget.features_spin.setValue(8)
-        widget.batch_spin.setValue(4)
-        widget.patch_spin.setValue(settings.get("patch", 16))
-        widget.duration_unit.setCurrentText("steps")
-        widget.duration_spin.setValue(3)  # if a bad input were accepted, it would finish quickly
+        widget.form.features.value = 8
+        widget.form.batch_size.value = 4
+        widget.form.patch_size.value = settings.get("patch", 16)
+        widget.form.unit.value = "steps"
+        widget.form.duration.value = 3  # if a bad input were accepted, it would finish quickly
         if "axes" in settings:
-            widget.axes_edit.setText(settings["axes"])
+            widget.form.axes.value = settings["axes"]
         if "device" in settings:
-            widget.device_combo.setCurrentText(settings["device"])
+            widget.form.device.value = settings["device"]
         prevented = None
         for unit in ("seconds", "steps"):
             if unit in settings:
-                widget.duration_unit.setCurrentText(unit)
-                widget.duration_spin.setValue(settings[unit])
-                prevented = widget.duration_spin.value() != settings[unit]
+                widget.form.unit.value = unit
+                try:  # the field refuses values out of its range
+                    widget.form.duration.value = settings[unit]
+                    prevented = widget.form.duration.value != settings[unit]
+                except ValueError:
+                    prevented = True
         before = [_sha(np.asarray(layer.data).tobytes()) for layer in added]
         start = time.perf_counter()
         record = {"entry": "widget", "case": name, "expected": fragment}
         if prevented:
             record.update(outcome="prevented", message=f"the spin box refuses {settings}: it holds "
-                          f"{widget.duration_spin.value()} (minimum {widget.duration_spin.minimum()})",
+                          f"{widget.form.duration.value} (minimum {widget.form.duration.min})",
                           data_changed=False, seconds=0.0)
         else:
-            widget.train_button.click()
+            widget.controls.train_button.click()
             idle = pump(lambda w=widget: not w.busy, timeout)
             errors = [msg for kind, msg in notes if kind == "error"]
             new_layers = [layer.name for layer in viewer.layers if layer not in added]
@@ -644,12 +647,12 @@ def widget_worker(names: list[str], timeout: float) -> None:
             elif not errors:
                 outcome = "accepted"
             elif (len(errors) == 1 and _fragment_in(fragment, errors[0]) and not new_layers
-                  and widget.train_button.text() == "Train" and widget.train_button.isEnabled()):
+                  and widget.controls.train_button.text() == "Train" and widget.controls.train_button.isEnabled()):
                 outcome = "clear error"
             else:
                 outcome = "unclear error"
             record.update(outcome=outcome, message=errors[-1] if errors else "", notifications=notes[:],
-                          skipped_label=widget.skipped_label.text(), new_layers=new_layers,
+                          skipped_label=widget.form.skipped.value, new_layers=new_layers,
                           data_changed=[_sha(np.asarray(layer.data).tobytes()) for layer in added] != before,
                           seconds=round(time.perf_counter() - start, 2))
         widget._res.release()

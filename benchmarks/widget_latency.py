@@ -39,7 +39,9 @@ def main() -> None:
     from qtpy.QtWidgets import QApplication
 
     from napari_blindspot.simulate import simulate_fluorescence
-    from napari_blindspot._widget import DenoiseWidget, _jobs
+    from napari_blindspot._widget import DenoiseWidget, _jobs, _models
+
+    _models.confirm = lambda parent, question: True  # a script answers yes to "replace the unsaved model?"
 
     image = simulate_fluorescence((512, 512), seed=0)[0]
     viewer = napari.Viewer(title="widget latency")
@@ -47,8 +49,8 @@ def main() -> None:
     source = viewer.add_image(image, name="noisy")
     widget = DenoiseWidget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget.method_combo.setCurrentText(args.method)
-    widget.duration_spin.setValue(int(args.seconds))
+    widget.form.method.native.setCurrentText(args.method)
+    widget.form.duration.value = int(args.seconds)
     app = QApplication.instance()
 
     ticks: list[float] = []
@@ -79,7 +81,7 @@ def main() -> None:
         ticks.clear()
         timer.start()
         start = time.perf_counter()
-        widget.train_button.click()  # runs Train's handler: it adds the (transparent) preview layer, starts the worker
+        widget.controls.train_button.click()  # runs Train's handler: it adds the (transparent) preview layer, starts the worker
         clicked = time.perf_counter()
         pump(lambda: not widget.busy or widget._res.job.run is not None)
         run = widget._res.job.run if widget.busy else None  # the core's TrainingRun: its timings

@@ -57,7 +57,9 @@ def main() -> None:
     from qtpy.QtWidgets import QApplication
 
     from napari_blindspot.simulate import simulate_fluorescence
-    from napari_blindspot._widget import DenoiseWidget
+    from napari_blindspot._widget import DenoiseWidget, _models
+
+    _models.confirm = lambda parent, question: True  # a script answers yes to "replace the unsaved model?"
 
     process = psutil.Process()
     image = simulate_fluorescence((512, 512), seed=0)[0].astype(np.float32)
@@ -67,8 +69,8 @@ def main() -> None:
     original = image.tobytes()
     widget = DenoiseWidget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget.method_combo.setCurrentText(args.method)
-    widget.duration_spin.setValue(600)  # a budget Stop always cuts short
+    widget.form.method.native.setCurrentText(args.method)
+    widget.form.duration.value = 600  # a budget Stop always cuts short
     app = QApplication.instance()
     pool = QThreadPool.globalInstance()
 
@@ -97,12 +99,12 @@ def main() -> None:
 
     def cycle() -> dict:
         start = time.perf_counter()
-        widget.train_button.click()
+        widget.controls.train_button.click()
         saw_preview = pump(lambda: widget.preview_shown, timeout=120)
         first_preview = time.perf_counter() - start if saw_preview else None
         pump(lambda: time.perf_counter() - start >= args.run_s, timeout=args.run_s + 1)
         if widget.busy:
-            widget.train_button.click()  # the same button reads Stop
+            widget.controls.train_button.click()  # the same button reads Stop
         idle = pump(lambda: not widget.busy, timeout=120)
         results = [layer for layer in viewer.layers if layer.name.endswith("denoised]")]
         got_result = idle and bool(results) and results[-1].data.shape == image.shape

@@ -42,7 +42,7 @@ def main() -> None:
     viewer.window.resize(1500, 950)
     viewer.open_sample("napari-blindspot", "fluorescence_2d")
     _, widget = viewer.window.add_plugin_dock_widget("napari-blindspot", "Self-supervised denoising")
-    widget.duration_spin.setValue(int(args.seconds))
+    widget.form.duration.value = int(args.seconds)
     app = QApplication.instance()
     wait(app, 1.0)
 
@@ -51,8 +51,8 @@ def main() -> None:
         print(f"wrote {args.out / f'widget-{name}.png'}")
 
     shot("before")
-    widget.train_button.click()
-    preview = "fluorescence [preview]"
+    widget.controls.train_button.click()
+    preview = f"{widget.form.image.value.name} [preview]"
     updates = []
     wait(app, until=lambda: widget.preview_shown)
     viewer.layers[preview].events.data.connect(lambda e: updates.append(time.monotonic()))

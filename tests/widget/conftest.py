@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QThreadPool
 
-from napari_blindspot._widget import DenoiseWidget, _dock
+from napari_blindspot._widget import DenoiseWidget, _dock, _models
 
 
 def noisy(shape, seed=0):
@@ -19,9 +19,17 @@ def noisy(shape, seed=0):
 def notes(monkeypatch):
     """Notifications the widget shows, as (kind, message) pairs."""
     shown = []
-    for kind in ("error", "warning", "info"):
-        monkeypatch.setattr(_dock, f"show_{kind}", lambda msg, kind=kind: shown.append((kind, msg)))
+    for module in (_dock, _models):
+        for kind in ("error", "warning", "info"):
+            if hasattr(module, f"show_{kind}"):
+                monkeypatch.setattr(module, f"show_{kind}", lambda msg, kind=kind: shown.append((kind, msg)))
     return shown
+
+
+@pytest.fixture(autouse=True)
+def answer_yes(monkeypatch):
+    """Questions (train over an unsaved model, replace a saved one) are answered yes, not shown."""
+    monkeypatch.setattr(_models, "confirm", lambda parent, question: True)
 
 
 @pytest.fixture
@@ -39,14 +47,14 @@ def make_widget(viewer, qtbot):
         viewer.window.add_dock_widget(widget)
         widget.preview_every_s = 0.05
         widget.double_click_s = 0.05
-        widget.features_spin.setValue(8)
-        widget.patch_spin.setValue(16)
-        widget.batch_spin.setValue(4)
+        widget.form.features.value = 8
+        widget.form.patch_size.value = 16
+        widget.form.batch_size.value = 4
         if steps is not None:
-            widget.duration_unit.setCurrentText("steps")
-            widget.duration_spin.setValue(steps)
+            widget.form.unit.value = "steps"
+            widget.form.duration.value = steps
         else:
-            widget.duration_spin.setValue(seconds or 60)
+            widget.form.duration.value = seconds or 60
         made.append(widget)
         return widget
 

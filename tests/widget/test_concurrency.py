@@ -20,7 +20,7 @@ def test_renaming_the_source_during_training_renames_preview_and_result(viewer, 
     source = viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     widget.preview_every_s = 1.0
-    widget.train_button.click()
+    widget.controls.train_button.click()
     source.name = "tissue"  # before the first preview
     assert _names(viewer) == ["tissue", "tissue [preview…]"]
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)  # shown, and named so
@@ -28,30 +28,30 @@ def test_renaming_the_source_during_training_renames_preview_and_result(viewer, 
 
     source.name = "cells"
     assert _names(viewer) == ["cells", "cells [preview]"]
-    assert widget.layer_picker.currentText() == "cells" and widget.layer_picker.current_layer() is source
-    widget.train_button.click()  # Stop
+    assert widget.form.image.native.currentText() == "cells" and widget.form.image.value is source
+    widget.controls.train_button.click()  # Stop
     wait_idle(qtbot, widget)
 
     assert _names(viewer) == ["cells", "cells [n2v denoised]"]
     assert notes == []
-    assert widget.train_button.text() == "Train" and widget.progress_bar.text().startswith("Done")
+    assert widget.controls.train_button.text() == "Train" and widget.controls.progress_bar.text().startswith("Done")
 
 
 def test_picking_another_layer_during_training_trains_on_the_original_data(viewer, make_widget, qtbot, notes):
     image = noisy((32, 32))
     source = viewer.add_image(image, name="noisy")
     widget = make_widget(steps=60)
-    widget.train_button.click()  # the reference: same seed, same steps, left alone
+    widget.controls.train_button.click()  # the reference: same seed, same steps, left alone
     wait_idle(qtbot, widget, timeout=60_000)
     undisturbed = viewer.layers.pop(-1).data
     stack = noisy((16, 32, 32), seed=1)
     other = viewer.add_image(stack, name="other")
-    assert widget.layer_picker.current_layer() is source  # adding a layer keeps the choice
+    assert widget.form.image.value is source  # adding a layer keeps the choice
 
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.busy and widget._res.job.run is not None, timeout=10_000)
-    widget.layer_picker.set_current(other)
-    assert widget.axes_edit.text() == "ZYX"  # the controls follow the new choice ...
+    widget.form.image.value = other
+    assert widget.form.axes.value == "ZYX"  # the controls follow the new choice ...
     assert widget._res.job.source is source and widget._res.job.axes == "YX"  # ... the job does not
     wait_idle(qtbot, widget, timeout=60_000)
 
@@ -60,7 +60,7 @@ def test_picking_another_layer_during_training_trains_on_the_original_data(viewe
     assert result.shape == image.shape
     np.testing.assert_allclose(result, undisturbed, rtol=0, atol=1e-5)
     assert other.data is stack and source.data is image
-    assert notes == [] and widget.layer_picker.current_layer() is other
+    assert notes == [] and widget.form.image.value is other
 
 
 def test_running_out_of_memory_mid_training_says_what_to_do_and_returns_to_idle(
@@ -78,7 +78,7 @@ def test_running_out_of_memory_mid_training_says_what_to_do_and_returns_to_idle(
         return real_loss(*args)
 
     monkeypatch.setattr(training_step, "loss", loss_until_memory_runs_out)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
     out_of_memory.set()
     wait_idle(qtbot, widget)
@@ -88,20 +88,21 @@ def test_running_out_of_memory_mid_training_says_what_to_do_and_returns_to_idle(
     assert message.startswith("Out of memory while training")
     assert "smaller patch size or batch size" in message and "'cpu'" in message
     assert _names(viewer) == ["noisy"]  # preview removed, no half-made result
-    assert widget.train_button.text() == "Train" and widget.train_button.isEnabled()
-    assert widget.settings.isEnabled() and widget.progress_bar.text() == "Ready"
+    assert widget.controls.train_button.text() == "Train" and widget.controls.train_button.isEnabled()
+    assert widget.settings.isEnabled() and widget.controls.progress_bar.text() == "Ready"
 
     out_of_memory.clear()  # memory is back: the same widget trains again
-    widget.duration_unit.setCurrentText("steps")
-    widget.duration_spin.setValue(3)
-    widget.train_button.click()
+    widget.form.unit.value = "steps"
+    widget.form.duration.value = 3
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget)
     assert _names(viewer) == ["noisy", "noisy [n2v denoised]"] and len(notes) == 1
 
 
-def test_stop_before_the_first_step_ends_cleanly(viewer, make_widget, qtbot, monkeypatch, notes):
+def test_stop_before_the_first_step_gives_no_result_and_says_so(viewer, make_widget, qtbot, monkeypatch, notes):
     """Stop pressed while training is still setting up: the run ends at step 0 with no loss
-    (NaN), which the loss plot must take without failing; the untrained model still gives a result."""
+    (NaN), which the loss plot must take without failing; an untrained network gives no layer
+    and is no model to save."""
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     real_setup = training.TrainingRun._validation_set
@@ -111,35 +112,35 @@ def test_stop_before_the_first_step_ends_cleanly(viewer, make_widget, qtbot, mon
         return real_setup(self, *args)
 
     monkeypatch.setattr(training.TrainingRun, "_validation_set", setup_until_stopped)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget._res.job.run is not None, timeout=10_000)
     qtbot.wait(100)  # past the double-click guard
-    widget.train_button.click()  # Stop
+    widget.controls.train_button.click()  # Stop
     wait_idle(qtbot, widget)
 
-    assert widget.model.spec.history["steps"] == 0
-    assert _names(viewer) == ["noisy", "noisy [n2v denoised]"] and notes == []
-    assert widget.train_button.text() == "Train" and widget.progress_bar.text().startswith("Done")
-
+    assert _names(viewer) == ["noisy"]
+    assert [kind for kind, _ in notes] == ["warning"] and "before its first step" in notes[0][1]
+    assert widget.model is None and not widget.controls.save_button.isEnabled()
+    assert widget.controls.train_button.text() == "Train" and widget.controls.progress_bar.text() == "Ready"
 
 
 def test_garbage_collection_is_frozen_only_while_a_job_runs(viewer, make_widget, qtbot):
     """Full collections would stall the UI during training; after it the collector sees everything again."""
     import gc
 
-    from napari_blindspot._widget import _dock
+    from napari_blindspot._widget import _lifecycle
 
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     assert gc.get_freeze_count() == 0
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.busy, timeout=5_000)
-    assert _dock._jobs_running == 1 and gc.get_freeze_count() > 0
+    assert _lifecycle._jobs_running == 1 and gc.get_freeze_count() > 0
     widget.stop()
     wait_idle(qtbot, widget)
-    assert _dock._jobs_running == 0 and gc.get_freeze_count() == 0
+    assert _lifecycle._jobs_running == 0 and gc.get_freeze_count() == 0
 
-    widget.train_button.click()  # a job ended by closing the widget thaws it too
+    widget.controls.train_button.click()  # a job ended by closing the widget thaws it too
     qtbot.waitUntil(lambda: widget.busy, timeout=5_000)
     widget._res.release()
-    assert _dock._jobs_running == 0 and gc.get_freeze_count() == 0
+    assert _lifecycle._jobs_running == 0 and gc.get_freeze_count() == 0

@@ -12,70 +12,70 @@ from .conftest import noisy
 
 def test_picker_follows_layers_added_removed_and_renamed(viewer, make_widget):
     widget = make_widget()
-    picker = widget.layer_picker
-    assert picker.count() == 0 and widget.axes_edit.text() == ""
+    picker = widget.form.image
+    assert len(picker.choices) == 0 and widget.form.axes.value == ""
 
     first = viewer.add_image(noisy((32, 32)), name="first")
-    assert picker.currentText() == "first" and widget.axes_edit.text() == "YX"
+    assert picker.native.currentText() == "first" and widget.form.axes.value == "YX"
     second = viewer.add_image(noisy((8, 32, 32)), name="second")
-    assert [picker.itemText(i) for i in range(picker.count())] == ["first", "second"]
-    assert picker.current_layer() is first  # adding a layer keeps the choice
+    assert [layer.name for layer in picker.choices] == ["first", "second"]
+    assert picker.value is first  # adding a layer keeps the choice
 
     second.name = "renamed"
-    assert picker.itemText(1) == "renamed"
-    picker.set_current(second)
-    assert widget.axes_edit.text() == "ZYX"
+    assert [layer.name for layer in picker.choices] == ["first", "renamed"] and picker.value is first
+    picker.value = second
+    assert widget.form.axes.value == "ZYX"
     viewer.layers.remove(second)
-    assert picker.count() == 1 and picker.current_layer() is first
-    assert widget.apply_picker.count() == 1
+    assert len(picker.choices) == 1 and picker.value is first
+    assert len(widget.controls.apply_picker.choices) == 1
 
 
 def test_rgb_and_labels_layers_are_left_out_with_a_reason(viewer, make_widget):
     widget = make_widget()
     viewer.add_image(np.zeros((32, 32, 3), np.uint8), name="photo", rgb=True)
     viewer.add_labels(np.zeros((32, 32), np.int32), name="cells")
-    assert widget.layer_picker.count() == 0
-    text = widget.skipped_label.text()
+    assert len(widget.form.image.choices) == 0
+    text = widget.form.skipped.value
     assert "'photo' (RGB)" in text and "'cells' (labels)" in text
 
 
 def test_axes_are_validated_as_you_type(viewer, make_widget, notes):
     viewer.add_image(noisy((8, 32, 32)), name="stack")
     widget = make_widget()
-    assert widget.axes_edit.text() == "ZYX" and widget.axes_edit.styleSheet() == ""
+    assert widget.form.axes.value == "ZYX" and widget.form.axes.native.styleSheet() == ""
 
-    widget.axes_edit.setText("YX")
-    assert "border" in widget.axes_edit.styleSheet()
-    assert "do not match" in widget.axes_edit.toolTip()
-    widget.axes_edit.setText("QYX")
-    assert "unknown letter" in widget.axes_edit.toolTip()
+    widget.form.axes.value = "YX"
+    assert "border" in widget.form.axes.native.styleSheet()
+    assert "do not match" in widget.form.axes.tooltip
+    widget.form.axes.value = "QYX"
+    assert "unknown letter" in widget.form.axes.tooltip
 
-    widget.train_button.click()  # bad axes: a notification, no training
-    assert not widget.busy and widget.train_button.text() == "Train"
+    widget.controls.train_button.click()  # bad axes: a notification, no training
+    assert not widget.busy and widget.controls.train_button.text() == "Train"
     assert notes and notes[0][0] == "error" and "unknown letter" in notes[0][1]
 
-    widget.axes_edit.setText("tyx")
-    assert widget.axes_edit.styleSheet() == ""
-    assert not widget.z_mode_combo.isEnabled() and widget.z_box.isHidden()  # no Z: no Z row
+    widget.form.axes.value = "tyx"
+    assert widget.form.axes.native.styleSheet() == ""
+    assert not widget.form.z_mode.enabled and widget.form.z_row.native.isHidden()  # no Z: no Z row
 
 
 def test_noise_settings_apply_to_hqssl_only(viewer, make_widget):
     widget = make_widget()
-    assert not widget.noise_combo.isEnabled() and not widget.sigma_spin.isEnabled()
-    widget.method_combo.setCurrentText("HQ-SSL")
-    assert widget.noise_combo.isEnabled() and widget.sigma_spin.isEnabled()
-    widget.noise_combo.setCurrentText("poisson")
-    assert not widget.sigma_spin.isEnabled()  # sigma is a Gaussian noise level
+    assert not widget.form.noise.enabled and not widget.form.sigma.enabled
+    widget.form.method.value = "hqssl"
+    assert widget.form.noise.enabled and widget.form.sigma.enabled
+    widget.form.noise.value = "poisson"
+    assert not widget.form.sigma.enabled  # sigma is a Gaussian noise level
 
 
 def test_config_follows_the_controls(viewer, make_widget):
     layer = viewer.add_image(noisy((20, 32, 32)), name="stack", scale=(5.0, 1.0, 1.0))
     widget = make_widget(steps=250)
-    widget.method_combo.setCurrentText("HQ-SSL")
-    widget.noise_combo.setCurrentText("gaussian")
-    widget.sigma_spin.setValue(12.5)
-    widget.seed_spin.setValue(7)
-    config = widget._config("ZYX", layer)
+    widget.form.method.value = "hqssl"
+    widget.form.noise.value = "gaussian"
+    widget.form.sigma.value = 12.5
+    widget.form.seed.value = 7
+    config = widget.form.config("ZYX", layer)
     assert (config.method, config.noise, config.sigma, config.seed) == ("hqssl", "gaussian", 12.5, 7)
     assert (config.steps, config.time_budget_s) == (250, None)
     assert (config.features, config.patch_size, config.batch_size) == (8, 16, 4)
@@ -85,19 +85,19 @@ def test_config_follows_the_controls(viewer, make_widget):
 def test_z_row_shows_what_auto_decides_from_the_voxel_size_and_passes_the_choice(viewer, make_widget):
     layer = viewer.add_image(noisy((20, 32, 32)), name="stack", scale=(5.0, 1.0, 1.0))
     widget = make_widget()
-    assert not widget.z_box.isHidden() and widget.z_mode_combo.currentText() == "auto"
-    assert widget.z_hint.text() == "Auto: Z spacing is 5.0x the pixel size: trained slice by slice in 2D."
-    config = widget._config("ZYX", layer)
+    assert not widget.form.z_row.native.isHidden() and widget.form.z_mode.value == "auto"
+    assert widget.form.z_hint.value == "Auto: Z spacing is 5.0x the pixel size: trained slice by slice in 2D."
+    config = widget.form.config("ZYX", layer)
     assert config.three_d is None and config.scale == (5.0, 1.0, 1.0)  # the core decides, as the hint says
 
     layer.scale = (2.0, 1.0, 1.0)  # the user corrects the voxel size: the decision follows
-    widget.device_combo.setCurrentText("cpu")
-    assert "2.0x the pixel size, but 3D training is ~9x slower per voxel on the CPU" in widget.z_hint.text()
-    widget.z_mode_combo.setCurrentText("2D slices")  # an explicit choice wins
-    assert widget._config("ZYX", layer).three_d is False
-    assert widget.z_hint.text().startswith("2D slices, as set. Auto: Z spacing is 2.0x")
-    widget.z_mode_combo.setCurrentText("3D")
-    assert widget._config("ZYX", layer).three_d is True
+    widget.form.device.value = "cpu"
+    assert "2.0x the pixel size, but 3D training is ~9x slower per voxel on the CPU" in widget.form.z_hint.value
+    widget.form.z_mode.value = "2D slices"  # an explicit choice wins
+    assert widget.form.config("ZYX", layer).three_d is False
+    assert widget.form.z_hint.value.startswith("2D slices, as set. Auto: Z spacing is 2.0x")
+    widget.form.z_mode.value = "3D"
+    assert widget.form.config("ZYX", layer).three_d is True
 
 
 def test_preview_region_follows_the_current_step_and_the_field_of_view():

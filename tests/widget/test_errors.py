@@ -37,32 +37,32 @@ def test_an_exception_in_training_becomes_a_notification_and_the_widget_is_idle_
     monkeypatch.setattr(training, "train", broken_train)
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=5)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget)
 
     assert [kind for kind, _ in notes] == ["error"]
     assert "smaller patch size or batch size" in notes[0][1] and "'cpu'" in notes[0][1]
-    assert widget.train_button.text() == "Train" and widget.train_button.isEnabled()
+    assert widget.controls.train_button.text() == "Train" and widget.controls.train_button.isEnabled()
     assert [layer.name for layer in viewer.layers] == ["noisy"]
 
 
 def test_removing_the_source_layer_mid_training_ends_cleanly(viewer, make_widget, qtbot, notes):
     layer = viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
 
     viewer.layers.remove(layer)
     wait_idle(qtbot, widget, timeout=3000)
     assert len(viewer.layers) == 0  # preview gone, no result for a layer the user removed
     assert notes[-1][0] == "warning" and "was removed" in notes[-1][1]
-    assert widget.model is not None and widget.train_button.text() == "Train"
+    assert widget.model is not None and widget.controls.train_button.text() == "Train"
 
 
 def test_too_small_image_is_refused_with_a_message(viewer, make_widget, qtbot, notes):
     viewer.add_image(noisy((8, 64)), name="strip")
     widget = make_widget(seconds=5)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget)
     assert notes[0][0] == "error" and "too small" in notes[0][1]
 
@@ -70,7 +70,7 @@ def test_too_small_image_is_refused_with_a_message(viewer, make_widget, qtbot, n
 def test_loading_a_folder_that_holds_no_model_is_refused(viewer, make_widget, tmp_path, notes):
     widget = make_widget()
     widget.ask_directory = lambda title: str(tmp_path)
-    widget.load_button.click()
+    widget.controls.load_button.click()
     assert widget.model is None
     assert notes[0][0] == "error" and "not a napari-blindspot model" in notes[0][1]
 
@@ -78,7 +78,7 @@ def test_loading_a_folder_that_holds_no_model_is_refused(viewer, make_widget, tm
 def test_cancelled_file_dialog_does_nothing(viewer, make_widget, notes):
     widget = make_widget()
     widget.ask_directory = lambda title: ""
-    widget.load_button.click()
+    widget.controls.load_button.click()
     assert widget.model is None and notes == []
 
 
@@ -87,7 +87,7 @@ def test_closing_the_widget_stops_training_and_disconnects_from_the_viewer(viewe
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
     before = len(viewer.dims.events.current_step.callbacks)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget._res.job.run is not None, timeout=10_000)
 
     if how == "close":
@@ -96,14 +96,14 @@ def test_closing_the_widget_stops_training_and_disconnects_from_the_viewer(viewe
         viewer.window.remove_dock_widget(widget)
     assert QThreadPool.globalInstance().waitForDone(3000)
     assert len(viewer.dims.events.current_step.callbacks) == before - 1
-    assert not any(getattr(cb, "__self__", None) is widget.layer_picker
+    assert not any(getattr(cb, "__self__", None) is widget.form.image
                    for cb in viewer.layers.events.inserted.callbacks)
 
 
 def test_closing_the_viewer_during_training_does_not_hang(make_napari_viewer, make_widget, viewer, qtbot):
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget._res.job.run is not None, timeout=10_000)
     viewer.close()
     assert QThreadPool.globalInstance().waitForDone(3000)

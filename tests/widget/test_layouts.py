@@ -28,13 +28,13 @@ def test_train_gives_a_result_of_the_source_layout_and_units(viewer, make_widget
         image[(slice(None),) * axes.index("C") + (1,)] += 1000
     viewer.add_image(image, name="stack")
     widget = make_widget(steps=2)
-    widget.axes_edit.setText(axes)
-    widget.method_combo.setCurrentText(method)
-    assert widget.channels_combo.isHidden() == ("C" not in axes)
+    widget.form.axes.value = axes
+    widget.form.method.native.setCurrentText(method)
+    assert widget.form.channels.native.isHidden() == ("C" not in axes)
     if channels:
-        widget.channels_combo.setCurrentText(channels)
+        widget.form.channels.native.setCurrentText(channels)
 
-    widget.train_button.click()
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget, timeout=60_000)  # generous: CI machines may be busy
     assert not [n for n in notes if n[0] == "error"]
     result = viewer.layers[f"stack [{widget.model.method} denoised]"].data
@@ -51,16 +51,16 @@ def test_train_gives_a_result_of_the_source_layout_and_units(viewer, make_widget
 def test_channels_row_shows_for_axes_with_c_and_sets_the_config(viewer, make_widget):
     layer = viewer.add_image(noisy((2, 48, 48)), name="two stains")
     widget = make_widget()
-    assert widget.axes_edit.text() == "CYX" and not widget.channels_combo.isHidden()
-    tip = widget.channels_combo.toolTip()
+    assert widget.form.axes.value == "CYX" and not widget.form.channels.native.isHidden()
+    tip = widget.form.channels.tooltip
     assert "One model for all" in tip and "One model per channel" in tip
-    assert widget._config("CYX", layer).channels == "independent"  # the default: no crosstalk
-    widget.channels_combo.setCurrentText("one model for all")
-    assert widget._config("CYX", layer).channels == "joint"
+    assert widget.form.config("CYX", layer).channels == "independent"  # the default: no crosstalk
+    widget.form.channels.native.setCurrentText("one model for all")
+    assert widget.form.config("CYX", layer).channels == "joint"
 
-    widget.axes_edit.setText("ZYX")  # no C: no row, and the choice does not apply
-    assert widget.channels_combo.isHidden() and not widget.channels_combo.isEnabled()
-    assert widget._config("ZYX", layer).channels == "joint"
+    widget.form.axes.value = "ZYX"  # no C: no row, and the choice does not apply
+    assert widget.form.channels.native.isHidden() and not widget.form.channels.enabled
+    assert widget.form.config("ZYX", layer).channels == "joint"
 
 
 def test_loading_a_per_channel_model_shows_its_channel_choice(viewer, make_widget, tmp_path, tiny):
@@ -70,6 +70,6 @@ def test_loading_a_per_channel_model_shows_its_channel_choice(viewer, make_widge
     run.model.save(tmp_path / "m")
     widget = make_widget()
     widget.ask_directory = lambda title: str(tmp_path / "m")
-    widget.load_button.click()
-    assert widget.channels_combo.currentData() == "independent"
-    assert "one model per channel" in widget.model_label.text()
+    widget.controls.load_button.click()
+    assert widget.form.channels.value == "independent"
+    assert "one model per channel" in widget.controls.model_label.text()

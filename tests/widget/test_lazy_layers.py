@@ -17,7 +17,7 @@ def test_dask_stack_trains_without_reading_it_whole_and_gives_lazy_results(viewe
                              contrast_limits=(0, 200))
     widget = make_widget(steps=5)
     source.read = 0
-    widget.train_button.click()
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget, timeout=60_000)
 
     result = viewer.layers["lazy [n2v denoised]"]
@@ -25,10 +25,10 @@ def test_dask_stack_trains_without_reading_it_whole_and_gives_lazy_results(viewe
     assert tuple(result.scale) == (4.0, 1.0, 1.0)
     assert 0 < source.read < stack.size / 2  # patches, blocks and shown planes only
     np.testing.assert_allclose(result.data[7].compute(), widget.model.predict(stack[7:8], "ZYX")[0], atol=1e-4)
-    assert "as you view it" in widget.progress_bar.text()
+    assert "as you view it" in widget.controls.progress_bar.text()
 
-    widget.apply_picker.set_current(layer)  # applying the model to a lazy layer is lazy too
-    widget.apply_button.click()
+    widget.controls.apply_picker.value = layer  # applying the model to a lazy layer is lazy too
+    widget.controls.apply_button.click()
     wait_idle(qtbot, widget, timeout=60_000)
     applied = [lay for lay in viewer.layers if lay.name.startswith("lazy [n2v denoised]")]
     assert len(applied) == 2 and isinstance(applied[1].data, da.Array)
@@ -38,8 +38,8 @@ def test_multiscale_layer_trains_on_level_0_and_gives_a_lazy_result(viewer, make
     level0 = noisy((96, 96), seed=1)
     viewer.add_image([level0, level0[::2, ::2]], name="pyramid", multiscale=True, contrast_limits=(0, 200))
     widget = make_widget(steps=5)
-    assert widget.axes_edit.text() == "YX"
-    widget.train_button.click()
+    assert widget.form.axes.value == "YX"
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget, timeout=60_000)
 
     result = viewer.layers["pyramid [n2v denoised]"]
@@ -50,8 +50,8 @@ def test_multiscale_layer_trains_on_level_0_and_gives_a_lazy_result(viewer, make
 def test_lazy_hqssl_result_has_a_lazy_uncertainty_layer_with_a_display_range(viewer, make_widget, qtbot):
     viewer.add_image(da.from_array(noisy((48, 48)), chunks=(16, 16)), name="lazy", contrast_limits=(0, 200))
     widget = make_widget(steps=2)
-    widget.method_combo.setCurrentText("HQ-SSL")
-    widget.train_button.click()
+    widget.form.method.value = "hqssl"
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget, timeout=60_000)
     std = viewer.layers["lazy [uncertainty]"]
     assert isinstance(viewer.layers["lazy [hqssl denoised]"].data, da.Array) and isinstance(std.data, da.Array)

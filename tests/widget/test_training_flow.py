@@ -30,8 +30,8 @@ def test_train_shows_live_preview_then_result_and_never_touches_the_source(viewe
     widget = make_widget(seconds=2)
     updates = _watch_preview_updates(viewer, "noisy")
 
-    widget.train_button.click()
-    assert widget.train_button.text() == "Stop"
+    widget.controls.train_button.click()
+    assert widget.controls.train_button.text() == "Stop"
     preview = viewer.layers["noisy [preview…]"]  # there from the start: transparent until the first preview
     assert preview.opacity == 0 and not preview.data.any() and "noisy [preview]" not in viewer.layers
     assert preview.data.shape == (32, 48) and tuple(preview.translate) == (3.0, -2.0)  # where it will show
@@ -52,19 +52,19 @@ def test_train_shows_live_preview_then_result_and_never_touches_the_source(viewe
     assert result.data.min() <= low < high <= result.data.max()
     assert high - low < np.subtract(*source.contrast_limits[::-1])
     assert source.data is image and source.data.tobytes() == original.tobytes()
-    assert widget.train_button.text() == "Train" and widget.train_button.isEnabled()
-    assert widget.train_more_button.isEnabled() and widget.save_button.isEnabled()
-    assert widget.progress_bar.text().startswith("Done")
-    assert len(widget.loss_plot.steps) > 0
+    assert widget.controls.train_button.text() == "Train" and widget.controls.train_button.isEnabled()
+    assert widget.controls.train_more_button.isEnabled() and widget.controls.save_button.isEnabled()
+    assert widget.controls.progress_bar.text().startswith("Done")
+    assert len(widget.controls.loss_plot.steps) > 0
 
 
 def test_each_preview_gets_its_own_contrast_until_the_user_sets_one(viewer, make_widget, qtbot):
     viewer.add_image(noisy((32, 48)), name="noisy")
     widget = make_widget(seconds=60)
     updates = _watch_preview_updates(viewer, "noisy")
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: len(updates) >= 2, timeout=10_000)
-    preview = widget._preview_layer
+    preview = widget.preview.layer
     low, high = preview.contrast_limits
     assert preview.data.min() <= low < high <= preview.data.max()  # fits the latest preview
     preview.contrast_limits = (0.0, 500.0)  # the user's choice
@@ -78,13 +78,13 @@ def test_each_preview_gets_its_own_contrast_until_the_user_sets_one(viewer, make
 def test_stop_ends_training_early_and_still_gives_the_result(viewer, make_widget, qtbot):
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(seconds=120)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=10_000)
 
-    widget.train_button.click()  # the same button now reads Stop
+    widget.controls.train_button.click()  # the same button now reads Stop
     wait_idle(qtbot, widget, timeout=30_000)  # generous for a busy machine, far short of the 120 s asked for
     assert "noisy [n2v denoised]" in viewer.layers
-    assert widget.train_button.text() == "Train"
+    assert widget.controls.train_button.text() == "Train"
     assert 0 < widget.model.spec.history["seconds"] < 60  # trained, then stopped: not run to its budget
 
 
@@ -96,10 +96,10 @@ def test_double_click_on_train_starts_one_run(viewer, make_widget, qtbot, monkey
     real = _dock.create_worker
     monkeypatch.setattr(_dock, "create_worker", lambda *a, **k: started.append(1) or real(*a, **k))
 
-    qtbot.mouseDClick(widget.train_button, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(widget.train_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseDClick(widget.controls.train_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(widget.controls.train_button, Qt.MouseButton.LeftButton)
     assert len(started) == 1
-    assert widget.busy and widget.train_button.text() == "Stop"
+    assert widget.busy and widget.controls.train_button.text() == "Stop"
     widget.stop()
     wait_idle(qtbot, widget)
 
@@ -107,36 +107,36 @@ def test_double_click_on_train_starts_one_run(viewer, make_widget, qtbot, monkey
 def test_train_more_continues_the_same_model(viewer, make_widget, qtbot):
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(steps=5)
-    assert not widget.train_more_button.isEnabled()
-    widget.train_button.click()
+    assert not widget.controls.train_more_button.isEnabled()
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget)
     model = widget.model
     assert model.spec.history["steps"] == 5
 
-    widget.train_more_button.click()
+    widget.controls.train_more_button.click()
     wait_idle(qtbot, widget)
     assert widget.model is model
     assert model.spec.history["steps"] == 10
-    assert widget.loss_plot.steps[-1] == 10  # the plot continues where the first run ended
+    assert widget.controls.loss_plot.steps[-1] == 10  # the plot continues where the first run ended
 
 
 def test_save_load_apply_gives_the_in_memory_result(viewer, make_widget, qtbot, tmp_path, notes):
     source = viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(steps=5)
-    widget.train_button.click()
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget)
     in_memory = viewer.layers["noisy [n2v denoised]"].data
 
     folder = tmp_path / "model"
     widget.ask_directory = lambda title: str(folder)
-    widget.save_button.click()
+    widget.controls.save_button.click()
     assert (folder / "config.json").exists()
     widget.model = None
-    widget.load_button.click()
-    assert widget.model is not None and "loaded from" in widget.model_label.text()
+    widget.controls.load_button.click()
+    assert widget.model is not None and "loaded from" in widget.controls.model_label.text()
 
-    widget.apply_picker.set_current(source)
-    widget.apply_button.click()
+    widget.controls.apply_picker.value = source
+    widget.controls.apply_button.click()
     wait_idle(qtbot, widget)
     applied = [layer for layer in viewer.layers if layer.name.startswith("noisy [n2v denoised]")]
     assert len(applied) == 2
@@ -148,11 +148,11 @@ def test_3d_stack_previews_the_current_z_slice(viewer, make_widget, qtbot):
     stack = noisy((16, 32, 32))
     viewer.add_image(stack, name="stack", scale=(2.0, 1.0, 1.0))
     widget = make_widget(seconds=120)
-    assert widget.axes_edit.text() == "ZYX"
-    assert "3D" in widget.z_hint.text()
+    assert widget.form.axes.value == "ZYX"
+    assert "3D" in widget.form.z_hint.value
     viewer.dims.set_current_step(0, 5)
 
-    widget.train_button.click()
+    widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=15_000)
     preview = viewer.layers["stack [preview]"]
     assert preview.data.shape == (1, 32, 32)  # one plane, placed on the slice in view
@@ -169,8 +169,8 @@ def test_3d_stack_previews_the_current_z_slice(viewer, make_widget, qtbot):
 def test_hqssl_gives_a_denoised_and_an_uncertainty_layer(viewer, make_widget, qtbot):
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(steps=3)
-    widget.method_combo.setCurrentText("HQ-SSL")
-    widget.train_button.click()
+    widget.form.method.value = "hqssl"
+    widget.controls.train_button.click()
     wait_idle(qtbot, widget, timeout=60_000)
     assert viewer.layers["noisy [hqssl denoised]"].data.shape == (32, 32)
     assert viewer.layers["noisy [uncertainty]"].data.shape == (32, 32)

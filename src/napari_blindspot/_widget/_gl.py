@@ -4,12 +4,9 @@ When a layer is removed, napari's canvas runs `gc.collect()` and then `context.f
 (`VispyCanvas._clean_and_update_scenegraph`), which executes vispy's queued glDelete* calls
 at once, outside any paint, in whatever OpenGL context is current. After a synchronous
 repaint of any widget (`QProgressBar.setValue` repaints at once) that is Qt's compositing
-context, not the canvas's. Mesa (llvmpipe and softpipe, under Xvfb) then segfaulted in the
-canvas's next glDrawArrays: in 9 of 9 tries of benchmarks/widget_latency.py with the preview
-layer added at Train, each within its first two training runs; with the canvas's context made
-current first, not once since (more than 20 scripts of 3-9 runs, a 51-cycle soak). napari's Windows
-reports of access violations in glDrawArrays after layers are removed (napari#6472, #8471) may
-be the same thing.
+context, not the canvas's, and Mesa (under Xvfb) segfaulted in the canvas's next glDrawArrays
+(docs/reliability.md, "A napari crash the widget works around"). The dock keeps this in place
+until its last job has ended, and removes its own layers before it lets go (`_lifecycle.py`).
 """
 
 from __future__ import annotations

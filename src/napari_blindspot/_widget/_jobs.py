@@ -4,7 +4,7 @@ A job yields small events that the main thread turns into layer and widget chang
 
     Started(run) -> Progress ... (core events) -> Predicting -> Result      (training)
     Predicting -> Result                                                     (apply a model)
-    Failed(message) instead of the rest when anything goes wrong
+    Failed(message) instead of the rest when anything goes wrong; NoSteps after a run of no steps
 
 Errors cross the thread boundary as a `Failed` event, never as an exception: napari's
 generator workers silently swallow a `RuntimeError` (torch's out-of-memory is one), and the
@@ -35,11 +35,8 @@ def wants_lazy_result(image, multiscale: bool = False) -> bool:
 
 
 def worker_threads() -> int:
-    """CPU threads for torch in a worker: all cores but one, which stays with napari's UI.
-
-    (With every core busy, torch's OpenMP threads wait on each other whenever the UI or
-    another process takes a core: measured 100x slower steps on a 2-core machine.)
-    """
+    """CPU threads for torch in a worker: all cores but one, which stays with napari's UI
+    (with every core busy, torch's threads wait on each other: docs/benchmarks.md, "Widget latency")."""
     return max(1, torch.get_num_threads() - 1)
 
 
@@ -49,11 +46,9 @@ _warming = threading.Lock()
 
 def warm_up_torch() -> None:
     """Load, on a thread of its own and once per process, what torch imports only when the
-    first optimiser is built: torch._dynamo, with sympy and torch.distributed (1-2 s on a CPU).
-    Parts of that import keep the GIL for up to ~240 ms at a time (`marshal.loads` of large
-    modules), so in the first training's worker it stalled napari's event loop while the
-    first preview was awaited; started when the dock opens, it runs while the user picks
-    settings."""
+    first optimiser is built (torch._dynamo, sympy, torch.distributed): parts of that import hold
+    the GIL long enough to stall napari's event loop (docs/benchmarks.md, "Widget latency"), so it
+    runs while the user picks settings, not while the first preview is awaited."""
     if not torch_warm.is_set() and _warming.acquire(blocking=False):
         threading.Thread(target=_build_an_optimiser, name="blindspot-warm-up").start()
 
@@ -114,6 +109,14 @@ class Failed:
     message: str
 
 
+@dataclass
+class NoSteps:
+    """Training ended before its first step: an untrained network gives no result."""
+
+    message: str = ("Training stopped before its first step, so there is no result: an untrained "
+                    "network would only blur the image. Train again, for longer.")
+
+
 def describe_error(err: BaseException, doing: str) -> str:
     """One message that says what went wrong and what to do about it."""
     text = str(err)
@@ -170,11 +173,16 @@ def train_job(image, config: TrainConfig, model, region: tuple | None, status: J
         run = training.train(image, config, model=model)
         run.set_preview_region(region)
         yield Started(run)
+        steps = 0
         for event in run:
             yield event
+            steps = event.step
             if status.cancelled.is_set():
                 run.stop()
         if status.cancelled.is_set():
+            return
+        if steps == 0:
+            yield NoSteps()
             return
         yield Predicting()
         yield predict(run.model, image, run.config.axes, status, lazy)

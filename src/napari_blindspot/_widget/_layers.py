@@ -1,15 +1,20 @@
-"""A combo box of the viewer's image layers that follows layers being added, removed, renamed."""
+"""Which of the viewer's layers the widget offers, and the layer combo boxes that follow them."""
 
 from __future__ import annotations
 
 from napari.layers import Image, Labels
-from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QComboBox
+
+OURS = "napari_blindspot"  # metadata key on the layers the widget makes (preview, results)
 
 
 def layer_data(layer):
     """The array to train on or predict: level 0 of a multiscale layer, else `layer.data`."""
     return layer.data[0] if layer.multiscale else layer.data
+
+
+def layer_scale(layer) -> tuple[float, ...]:
+    """The layer's voxel spacing per data axis, for the core (napari allows negative scales: flips)."""
+    return tuple(abs(float(s)) for s in layer.scale)
 
 
 def why_not_usable(layer) -> str | None:
@@ -23,74 +28,61 @@ def why_not_usable(layer) -> str | None:
     return None
 
 
-class LayerPicker(QComboBox):
-    """Lists the viewer's usable image layers; `skipped` names RGB and labels layers left out."""
+def is_ours(layer) -> bool:
+    """A preview or result this widget made (a raw image is what one trains on)."""
+    return OURS in getattr(layer, "metadata", {})
 
-    layer_changed = Signal(object)  # the chosen layer, or None
-    skipped_changed = Signal(str)
 
-    def __init__(self, viewer, parent=None):
-        super().__init__(parent)
+class LayerChoices:
+    """Keeps magicgui layer combo boxes in step with the viewer's layers (added, removed, moved,
+    renamed): a combo keeps its layer while it exists, else takes the last raw image in view."""
+
+    EVENTS = ("inserted", "removed", "moved", "reordered", "name")
+
+    def __init__(self, viewer):
         self.viewer = viewer
-        self._layers: list = []
-        self.skipped = ""
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(12)
-        self.currentIndexChanged.connect(lambda _: self.layer_changed.emit(self.current_layer()))
-        events = viewer.layers.events
-        self._connections = [(events.inserted, self._on_inserted), (events.removed, self._on_removed)]
-        for emitter, callback in self._connections:
-            emitter.connect(callback)
-        for layer in viewer.layers:
-            layer.events.name.connect(self._refresh)
-        self._refresh()
+        self.combos = []
+        self.on_change = lambda: None  # called after the layers changed
+        viewer.layers.events.connect(self._on_layers_event)  # the list's own events and its layers'
 
-    def current_layer(self):
-        index = self.currentIndex()
-        return self._layers[index] if 0 <= index < len(self._layers) else None
+    def usable(self, raw_only: bool = False) -> list:
+        return [layer for layer in self.viewer.layers
+                if why_not_usable(layer) is None and not (raw_only and is_ours(layer))]
 
-    def set_current(self, layer) -> None:
-        if layer in self._layers:
-            self.setCurrentIndex(self._layers.index(layer))
+    def choices(self, raw_only: bool):
+        """A magicgui `choices` callable: (name, layer) pairs."""
+        return lambda widget=None: [(layer.name, layer) for layer in self.usable(raw_only)]
 
-    def disconnect_viewer(self) -> None:
-        for emitter, callback in self._connections:
-            emitter.disconnect(callback)
-        for layer in self.viewer.layers:
-            layer.events.name.disconnect(self._refresh)
-        self._connections = []
-
-    def _on_inserted(self, event) -> None:
-        event.value.events.name.connect(self._refresh)
-        self._refresh()
-
-    def _on_removed(self, event) -> None:
-        event.value.events.name.disconnect(self._refresh)
-        self._refresh()
-
-    def _refresh(self, event=None) -> None:
-        """Rebuild the items from the viewer's layers, keeping the chosen layer chosen."""
-        chosen = self.current_layer()
-        usable = [layer for layer in self.viewer.layers if why_not_usable(layer) is None]
-        renamed = getattr(event, "source", None) if getattr(event, "type", None) == "name" else None
-        if renamed is not None and renamed in usable and usable == self._layers:  # only its text changes
-            for index, layer in enumerate(usable):
-                if self.itemText(index) != layer.name:
-                    self.setItemText(index, layer.name)
-            return
+    def skipped(self) -> str:
         left_out = [f"'{layer.name}' ({why})" for layer in self.viewer.layers
                     if (why := why_not_usable(layer)) in ("RGB", "labels")]
-        self.blockSignals(True)
-        self.clear()
-        self._layers = usable
-        self.addItems([layer.name for layer in usable])
-        index = usable.index(chosen) if chosen in usable else (len(usable) - 1 if usable else -1)
-        self.setCurrentIndex(index)
-        self.blockSignals(False)
-        if self.current_layer() is not chosen:
-            self.layer_changed.emit(self.current_layer())
-        skipped = ("Not listed: " + ", ".join(left_out) + ". Only grayscale or multichannel "
-                   "images can be denoised.") if left_out else ""
-        if skipped != self.skipped:
-            self.skipped = skipped
-            self.skipped_changed.emit(skipped)
+        return ("Not listed: " + ", ".join(left_out) + ". Only grayscale or multichannel images "
+                "can be denoised.") if left_out else ""
+
+    def follow(self, combo) -> None:
+        self.combos.append(combo)
+        self.refresh(combo, keep=False)  # its first item is no one's choice
+        self.on_change()
+
+    def refresh(self, combo, keep: bool = True) -> None:
+        chosen = combo.value if keep else None
+        with combo.changed.blocked():
+            combo.reset_choices()
+            layers = list(combo.choices)
+            raw = [layer for layer in layers if not is_ours(layer)]
+            shown = [layer for layer in raw if layer.visible]  # e.g. not a sample's hidden clean image
+            pick = chosen if chosen in layers else (shown or raw or layers or [None])[-1]
+            if pick is not None:
+                combo.value = pick
+        if pick is not chosen:
+            combo.changed.emit(pick)
+
+    def _on_layers_event(self, event) -> None:
+        if event.type in self.EVENTS:
+            for combo in self.combos:
+                self.refresh(combo)
+            self.on_change()
+
+    def disconnect(self) -> None:
+        self.viewer.layers.events.disconnect(self._on_layers_event)
+        self.combos.clear()

@@ -1,10 +1,10 @@
 """The live loss plot: training and validation loss against step, drawn with matplotlib.
 
 matplotlib draws on a thread of its own (Agg, into an image); the UI thread only paints the
-finished image. A full draw of the axes costs 90-150 ms of CPU while training competes for
-it (benchmarks/widget_latency.py), which on the UI thread was the longest stall of napari's
-event loop. Most draws only put the two lines back onto the saved axes background; the axes
-are drawn in full when the data leave limits that grow with headroom, or the widget resizes.
+finished image: a full draw of the axes on the UI thread was the longest stall of napari's
+event loop (docs/benchmarks.md, "Figures behind the widget's design choices"). Most draws only
+put the two lines back onto the saved axes background; the axes are drawn in full when the data
+leave limits that grow with headroom, or the widget resizes.
 
 Only the drawing thread touches the figure once the plot is built; the UI thread hands it
 copies of the data.

@@ -4,10 +4,9 @@ The preview region is one int or slice per image axis (the core's `set_preview_r
   * ints on the axes the user is not looking at (Z, T, S): the viewer's current step;
   * the whole of C;
   * on Y and X: the visible field of view when the canvas knows it, at most `max_side`
-    pixels a side (centred on the view), at least `MIN_SIDE`. On a CPU a 512x512 preview
-    costs about a second, and the core then waits 19x that before the next one (previews
-    take at most `training.PREVIEW_SHARE` of the time); 256x256 keeps previews coming every
-    2-5 seconds (zoom in and the preview covers the view).
+    pixels a side (centred on the view), at least `MIN_SIDE`. Previews take at most
+    `core.preview.PREVIEW_SHARE` of training time, so a smaller CPU preview comes more often
+    (docs/benchmarks.md, "Figures behind the widget's design choices"); zoom in and it covers the view.
 
 The preview layer holds only the region: an array with the source's number of dimensions and
 length 1 on the int axes, placed by `translate` (source translate + region start * scale).

@@ -2,15 +2,21 @@
 
 QProgressBar.setValue (and setRange, through reset) call repaint(), which paints at once: in a
 napari window that composes the whole window, OpenGL canvas included, before the handler goes on
-(under a software OpenGL, handling one progress event with a preview took 49-86 ms of the UI
-thread with it and 15-18 ms without; benchmarks/widget_latency.py). With updates
-disabled around the call, Qt schedules the repaint instead, and the event loop paints it together
-with the turn's other changes.
+(a few times the handler's own cost: docs/benchmarks.md, "Widget latency"). With updates disabled
+around the call, Qt schedules the repaint instead, and the event loop paints it together with the
+turn's other changes.
 """
 
 from __future__ import annotations
 
 from qtpy.QtWidgets import QProgressBar
+
+
+def clock(seconds: float) -> str:
+    """"m:ss", or "h:mm:ss" from an hour on."""
+    seconds = int(round(max(0.0, seconds)))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class ProgressBar(QProgressBar):

@@ -1,0 +1,75 @@
+"""The dock's controls under the settings: Train / Train more, progress and status, loss plot,
+the model line, Save / Load model and Apply to layer."""
+
+from __future__ import annotations
+
+from magicgui.widgets import ComboBox
+from napari.utils.theme import get_theme
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton
+
+from ._form import as_note
+from ._plot import LossPlot
+from ._progress import ProgressBar
+
+
+def _button(text: str, tip: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.setToolTip(tip)
+    return button
+
+
+def _row(layout, *widgets) -> None:
+    """(widget, stretch) pairs side by side."""
+    row = QHBoxLayout()
+    for widget, stretch in widgets:
+        row.addWidget(widget, stretch)
+    layout.addLayout(row)
+
+
+class Controls:
+    """Adds its widgets to `layout`; `status()` and `set_state()` say what they show."""
+
+    def __init__(self, layout, parent, theme: str, apply_choices):
+        self.train_button = _button("Train", "Train on the chosen image; press again to stop and keep the "
+                                    "result so far.")
+        self.train_more_button = _button("Train more", "Continue training the current model.")
+        _row(layout, (self.train_button, 2), (self.train_more_button, 1))
+        self.progress_bar = ProgressBar()
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.progress_bar)
+        self.status_label = QLabel()  # the status while the bar is busy, which hides its text
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        self.loss_plot = LossPlot(get_theme(theme), parent=parent)
+        layout.addWidget(self.loss_plot)
+        self.model_label = as_note(QLabel())
+        layout.addWidget(self.model_label)
+        self.save_button, self.load_button = _button("Save model"), _button("Load model")
+        _row(layout, (self.save_button, 1), (self.load_button, 1))
+        self.apply_picker = ComboBox(choices=apply_choices, tooltip="The layer to denoise with the current model.")
+        self.apply_button = _button("Apply to layer", "Denoise the chosen layer with the current model.")
+        _row(layout, (self.apply_picker.native, 1), (self.apply_button, 0))
+        self.status("Ready", 0, 1)
+
+    def status(self, text: str, value: int | None = None, maximum: int | None = None, minimum: int = 0) -> None:
+        """Say `text` beside the bar; with a range, set the bar too ((0, 0): busy)."""
+        if maximum is not None:
+            self.progress_bar.setRange(minimum, maximum)
+        if value is not None:
+            self.progress_bar.setValue(value)
+        self.progress_bar.setFormat(text)
+        busy = self.progress_bar.maximum() == self.progress_bar.minimum() == 0
+        self.status_label.setText(text if busy else "")  # a busy bar shows no text
+
+    def set_state(self, state: str, has_model: bool) -> None:
+        """idle | training (Train reads Stop) | predicting (everything waits)."""
+        idle = state == "idle"
+        self.train_button.setText("Stop" if state == "training" else "Train")
+        self.train_button.setEnabled(state != "predicting")
+        self.train_more_button.setEnabled(idle and has_model)
+        self.load_button.setEnabled(idle)
+        self.apply_picker.native.setEnabled(idle)
+        self.save_button.setEnabled(idle and has_model)
+        self.apply_button.setEnabled(idle and has_model)

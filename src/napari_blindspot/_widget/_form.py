@@ -1,0 +1,221 @@
+"""The settings form: magicgui fields that follow TrainConfig, shown or enabled by method and axes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
+
+from ..core.config import DEVICES, METHODS, NOISE_MODELS, TrainConfig
+from ..core.data import choose_three_d, guess_axes, validate_axes
+from ..core.device import choose_device
+from ._layers import layer_data, layer_scale
+
+METHOD_LABELS = {"n2v": "N2V", "n2v2": "N2V2", "hqssl": "HQ-SSL"}  # how the method combo names them
+Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d
+CHANNEL_MODES = {"one model per channel": "independent", "one model for all": "joint"}  # -> TrainConfig.channels
+CHANNELS_TIP = (
+    "For images with a C axis.\n"
+    "One model for all: one network sees every channel and denoises them together, so channels "
+    "that show the same structures help each other. Each channel keeps its own normalisation "
+    "(and, with HQ-SSL, its own noise level).\n"
+    "One model per channel: each channel gets its own full-size network that never sees the "
+    "other channels: for unrelated stains, or when one channel's structures must not appear in "
+    "another. Slower: with N channels, a step costs about N times as much."
+)
+AXES_TIP = "Axes of the image: S, T, C, Z, Y, X (last two are usually YX)."
+ERROR_STYLE = "QLineEdit { border: 1px solid #e0443e; }"
+NOTE_STYLE = "color: #a0a4aa;"
+
+
+def as_note(label):
+    """Make a QLabel a small grey, wrapping hint."""
+    label.setWordWrap(True)
+    font = label.font()
+    font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+    label.setFont(font)
+    label.setStyleSheet(NOTE_STYLE)
+    return label
+
+
+def note(text: str = "") -> Label:
+    """A hint under a field."""
+    label = Label(value=text)
+    as_note(label.native)
+    return label
+
+
+def _auto(spin, tip: str = ""):
+    """A spin box whose 0 reads "auto" (the core's default for this method and device)."""
+    spin.native.setSpecialValueText("auto")
+    spin.tooltip = tip or None
+    return spin
+
+
+def _row(label: str, *widgets, horizontal: bool = True) -> Container:
+    return Container(widgets=widgets, layout="horizontal" if horizontal else "vertical", labels=False,
+                     label=label)
+
+
+def on_gpu(device: str) -> bool:
+    try:
+        return choose_device(device).type != "cpu"
+    except ValueError:  # e.g. "cuda" picked on a machine without one: Train will say so
+        return False
+
+
+class SettingsForm:
+    """`basic` (Image ... Train for) and `advanced` (folded away) containers, and the config they make."""
+
+    def __init__(self, image_choices):
+        self.image = ComboBox(label="Image", choices=image_choices,
+                              tooltip="The noisy image to train on. It is never modified.")
+        self.skipped = note()
+        self.axes = LineEdit(label="Axes", tooltip=AXES_TIP)
+        self.axes.native.setPlaceholderText("e.g. YX, ZYX, TYX, CYX")
+        self.z_mode = ComboBox(choices=list(Z_MODES), tooltip="Z stacks: train with 3D patches, or each Z "
+                               "plane as a 2D image. 'auto' follows the voxel size (the layer's scale).")
+        self.z_hint = note()
+        self.z_row = _row("Z", self.z_mode, self.z_hint, horizontal=False)
+        self.channels = ComboBox(label="Channels", choices=list(CHANNEL_MODES.items()), tooltip=CHANNELS_TIP)
+        self.method = ComboBox(label="Method", choices=[(METHOD_LABELS.get(m, m), m) for m in METHODS],
+                               tooltip="N2V: Noise2Void. N2V2: without checkerboard artefacts. HQ-SSL: "
+                               "blind-spot network with a noise model, also gives an uncertainty map.")
+        self.noise = ComboBox(choices=NOISE_MODELS,
+                              tooltip="HQ-SSL's noise model. Cameras: poisson-gaussian (shot + read noise).")
+        self.sigma = _auto(FloatSpinBox(min=0, max=1e6, step=0.5),
+                           "Known Gaussian noise level σ, in the image's units ('auto': learn it).")
+        self.sigma.native.setDecimals(2)
+        self.duration = SpinBox(min=1, max=10_000_000, value=60)
+        self.unit = ComboBox(choices=["seconds", "steps"], tooltip="Train for a time budget or a number of "
+                             "steps. 60 s gives a good result on a 512x512 image on a laptop CPU.")
+        for container in (self.z_row, noise_row := _row("Noise", self.noise, Label(value="σ"), self.sigma),
+                          duration_row := _row("Train for", self.duration, self.unit)):
+            container.margins = (0, 0, 0, 0)
+        self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.z_row, self.channels,
+                                        self.method, noise_row, duration_row])
+
+        self.patch_size = _auto(SpinBox(label="Patch size", max=1024, step=8),
+                                "Side of the square training patches, in pixels.")
+        self.batch_size = _auto(SpinBox(label="Batch size", max=1024),
+                                "Patches per training step. Smaller uses less memory.")
+        self.learning_rate = _auto(FloatSpinBox(label="Learning rate", max=0.1, step=1e-4))
+        self.learning_rate.native.setDecimals(5)
+        self.seed = SpinBox(label="Seed", max=2**31 - 1)
+        self.device = ComboBox(label="Device", choices=DEVICES)
+        self.features = _auto(SpinBox(label="Network width", max=256, step=4), "Network width (base number "
+                              "of filters). Wider learns more but trains slower on a CPU.")
+        self.advanced = Container(widgets=[self.patch_size, self.batch_size, self.learning_rate, self.seed,
+                                           self.device, self.features])
+        for container in (self.basic, self.advanced):
+            container.margins = (0, 0, 0, 0)
+
+        self.image.changed.connect(self._on_image_changed)
+        self.axes.changed.connect(self._on_axes_edited)
+        self.z_mode.changed.connect(self.show_z_choice)
+        self.device.changed.connect(self.show_z_choice)  # auto's choice depends on it
+        self.method.changed.connect(self._update_enabled)
+        self.noise.changed.connect(self._update_enabled)
+        self.unit.changed.connect(self._on_unit_changed)
+        self._watched = None  # the layer whose scale changes we follow
+        self._update_enabled()
+        self._on_image_changed(self.image.value)
+
+    # -- what the fields show -----------------------------------------------------------------
+
+    def set_skipped(self, text: str) -> None:
+        self.skipped.value = text
+        self.skipped.visible = bool(text)
+
+    def axes_problem(self, text: str) -> str | None:
+        layer = self.image.value
+        if layer is None:
+            return None
+        try:
+            validate_axes(text, layer_data(layer).shape)
+        except (ValueError, TypeError) as err:
+            return str(err)
+        return None
+
+    def _on_image_changed(self, layer) -> None:
+        self._watch_scale(layer)
+        axes = ""
+        if layer is not None:
+            try:
+                axes = guess_axes(layer_data(layer).shape, tuple(layer.scale))
+            except ValueError:
+                pass
+        if axes == self.axes.value:
+            self._on_axes_edited(axes)
+        self.axes.value = axes
+
+    def _watch_scale(self, layer) -> None:
+        """A scale set later (e.g. from the console) changes the 2D/3D choice."""
+        if self._watched is not None:
+            self._watched.events.scale.disconnect(self.show_z_choice)
+        self._watched = layer
+        if layer is not None:
+            layer.events.scale.connect(self.show_z_choice)
+
+    def _on_axes_edited(self, text: str) -> None:
+        problem = self.axes_problem(text)
+        self.axes.native.setStyleSheet(ERROR_STYLE if problem else "")
+        self.axes.tooltip = problem or AXES_TIP
+        has_c = problem is None and "C" in text.upper()
+        self.channels.visible = self.channels.enabled = has_c
+        self.show_z_choice()
+
+    def show_z_choice(self, event=None) -> None:
+        """The Z row shows only for axes with Z: the choice, and what 'auto' decides and why."""
+        layer, axes = self.image.value, self.axes.value.upper().strip()
+        has_z = layer is not None and "Z" in axes and self.axes_problem(axes) is None
+        self.z_mode.enabled = self.z_row.visible = has_z
+        if not has_z:
+            return
+        _, reason = choose_three_d(axes, layer_data(layer).shape, layer_scale(layer), gpu=on_gpu(self.device.value))
+        chosen = Z_MODES[self.z_mode.value]
+        prefix = "" if chosen is None else f"{'3D' if chosen else '2D slices'}, as set. "
+        self.z_hint.value = f"{prefix}Auto: {reason}."
+
+    def _update_enabled(self, event=None) -> None:
+        hq = self.method.value == "hqssl"
+        self.noise.enabled = hq
+        self.sigma.enabled = hq and self.noise.value in ("auto", "gaussian")
+
+    def _on_unit_changed(self, unit: str) -> None:
+        self.duration.value = 60 if unit == "seconds" else 1000
+
+    def show_model(self, model) -> None:
+        """A loaded model decides the method and the channel choice."""
+        self.method.value = model.method
+        self.channels.value = "independent" if model.spec.network.get("groups", 1) > 1 else "joint"
+
+    def disconnect(self) -> None:
+        self._watch_scale(None)
+
+    # -- the config ------------------------------------------------------------------------------
+
+    def config(self, axes: str, layer, **extra) -> TrainConfig:
+        """One TrainConfig from the fields (raises ValueError with a message for the user)."""
+        method = self.method.value
+        hq = method == "hqssl"
+        noise = self.noise.value if hq else "auto"
+        seconds = self.unit.value == "seconds"
+        value = self.duration.value
+        return TrainConfig(
+            method=method, axes=axes, time_budget_s=float(value) if seconds else None,
+            steps=None if seconds else value, seed=self.seed.value, device=self.device.value, noise=noise,
+            sigma=(self.sigma.value or None) if hq and noise in ("auto", "gaussian") else None,
+            patch_size=self.patch_size.value or None, batch_size=self.batch_size.value or None,
+            learning_rate=self.learning_rate.value or None, features=self.features.value or None,
+            channels=self.channels.value if "C" in axes else "joint",
+            three_d=Z_MODES[self.z_mode.value] if "Z" in axes else None,  # None: the core decides
+            scale=layer_scale(layer), **extra,
+        )
+
+    def train_config(self, layer, model=None, **extra) -> tuple[str, TrainConfig]:
+        """(axes, config) to train on `layer`, or to continue `model` as it was trained (same method,
+        same 2D/3D); ValueError or TypeError say what to change."""
+        axes = validate_axes(self.axes.value, layer_data(layer).shape)
+        config = self.config(axes, layer, **extra)
+        return axes, config if model is None else replace(config, method=model.method, three_d=None)

@@ -1,0 +1,99 @@
+"""The one job a dock runs at a time, and what must be let go when the dock goes away."""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+
+from . import _jobs
+
+_jobs_running = 0  # across all dock widgets of the process
+
+
+def gc_freeze() -> None:
+    """While any job runs, keep the objects that existed before it out of Python's full
+    collections: with napari's many objects one stalls the UI thread for a visible moment, and a
+    job's allocations trigger them (docs/benchmarks.md, "Widget latency")."""
+    global _jobs_running
+    if _jobs_running == 0:
+        gc.freeze()
+    _jobs_running += 1
+
+
+def gc_thaw() -> None:
+    """Hand the frozen objects back to the collector when the last job ends."""
+    global _jobs_running
+    _jobs_running = max(0, _jobs_running - 1)
+    if _jobs_running == 0:
+        gc.unfreeze()
+
+
+@dataclass
+class Job:
+    """A training run or a model being applied."""
+
+    kind: str  # "train" | "apply"
+    worker: object
+    status: _jobs.JobStatus
+    source: object  # the napari layer it reads
+    axes: str
+    run: object = None  # the core TrainingRun, once the worker has made it
+    phase: str = "train"  # "train" | "predict" | "done" (result shown: the timer leaves the bar alone)
+    stop_requested: bool = False
+    finished_with_result: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+
+    def stop(self, cancel: bool = False) -> None:
+        """End training (the result is still computed), or with `cancel` give up entirely."""
+        self.stop_requested = True
+        if cancel:
+            self.status.cancel()
+        if self.run is not None:
+            self.run.stop()
+
+
+class Resources:
+    """What must be let go when the widget goes away. Plain Python, so it is still safe to
+    call from the widget's `destroyed` signal, after the Qt side is gone.
+
+    `until_jobs_end` connections (the GL-context workaround) stay until the last job's worker
+    has finished: a closed dock's job still removes layers and the canvas still redraws them."""
+
+    def __init__(self):
+        self.connections: list[tuple[object, object]] = []  # (napari emitter, callback)
+        self.until_jobs_end: list[tuple[object, object]] = []
+        self.closers: list = []  # called first, while every connection still holds
+        self.job: Job | None = None
+        self.released = False
+
+    def connect(self, emitter, callback, until_jobs_end: bool = False) -> None:
+        emitter.connect(callback)
+        (self.until_jobs_end if until_jobs_end else self.connections).append((emitter, callback))
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        for close in self.closers:
+            close()
+        self.closers.clear()
+        job, self.job = self.job, None  # so the dock's own finished handler does nothing more
+        if job is not None:
+            job.stop(cancel=True)
+            job.worker.quit()
+            gc_thaw()
+        _disconnect(self.connections)
+        try:
+            if job is not None and job.worker.is_running:
+                job.worker.finished.connect(lambda: _disconnect(self.until_jobs_end))
+                return
+        except RuntimeError:  # the worker's Qt signals are gone already (the viewer closed)
+            pass
+        _disconnect(self.until_jobs_end)
+
+
+def _disconnect(connections: list) -> None:
+    for emitter, callback in connections:
+        emitter.disconnect(callback)
+    connections.clear()

@@ -1,0 +1,64 @@
+"""The result layers of a job, and the one line that describes the current model."""
+
+from __future__ import annotations
+
+from ._jobs import Result
+from ._layers import OURS
+
+UNCERTAINTY_NOTE = "posterior standard deviation of each denoised pixel, in the image's units"
+NOISE_NAMES = {"sigma": "σ", "gain": "gain", "offset": "offset", "read_sigma": "read σ"}
+
+
+def result_name(viewer, source, method: str, steps: int) -> str:
+    """`<source> [<method> denoised]`, or with its step count when that name is taken (Train more)."""
+    name = f"{source.name} [{method} denoised]"
+    return name if name not in viewer.layers else f"{name} {steps} steps"
+
+
+def add_result(viewer, result: Result, source) -> list:
+    """Add the denoised layer (and HQ-SSL's uncertainty) where `source` lies; return them."""
+    placement = dict(scale=source.scale, translate=source.translate, rotate=source.rotate,
+                     shear=source.shear, affine=source.affine)
+    made = {"method": result.method, "steps": result.steps, "seconds": round(result.seconds, 1),
+            "noise": result.model.spec.noise_params, "source": source.name}
+    name = result_name(viewer, source, result.method, result.steps)
+    layers = [viewer.add_image(result.denoised, name=name, colormap=source.colormap,
+                               contrast_limits=result.limits, metadata={OURS: {"kind": "result", **made}},
+                               **placement)]
+    if result.uncertainty is not None:
+        layers.append(viewer.add_image(
+            result.uncertainty, name=name.replace(f"[{result.method} denoised]", "[uncertainty]"),
+            colormap="magma", visible=False, contrast_limits=result.uncertainty_limits,
+            metadata={OURS: {"kind": "uncertainty", "units": "image", "means": UNCERTAINTY_NOTE, **made}},
+            **placement))
+    return layers
+
+
+def done_text(result: Result) -> str:
+    lazy = " (denoised as you view it)" if result.lazy else ""
+    return f"Done: {result.method}, {result.steps} steps in {result.seconds:.0f} s{lazy}"
+
+
+def _values(values) -> str:
+    values = values if isinstance(values, (list, tuple)) else [values]
+    return " / ".join("?" if v is None else f"{v:.3g}" for v in values)  # one per channel
+
+
+def describe_noise(params: dict | None) -> str:
+    """HQ-SSL's learned noise in the image's units, e.g. "noise σ 14.9" or "noise gain 0.8, offset 12"."""
+    if not params:
+        return ""
+    shown = [f"{NOISE_NAMES.get(k, k)} {_values(v)}" for k, v in params.items()
+             if k not in ("kind", "learned") and v is not None and v != [None]]
+    return f"{params.get('kind', 'noise')} noise " + ", ".join(shown) + " (image units)" if shown else ""
+
+
+def describe_model(model, origin: str = "") -> str:
+    if model is None:
+        return "No model yet: press Train, or Load model."
+    h = model.spec.history
+    text = f"Model: {model.method}, axes {model.spec.axes}, {h.get('steps', 0)} steps ({h.get('seconds', 0):.0f} s)"
+    if model.spec.network.get("groups", 1) > 1:
+        text += ", one model per channel"
+    noise = describe_noise(model.spec.noise_params)
+    return text + (f", {noise}" if noise else "") + origin
