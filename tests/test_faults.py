@@ -100,7 +100,8 @@ def test_a_signal_while_writing_ends_cleanly(tmp_path, signum, suffix):
     before = snapshot(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "napari_blindspot.cli", "predict", "model", "big.npy", f"out{suffix}",
                              "--axes", "TYX", "--tile", "32", "--overwrite"], cwd=tmp_path,
-                            stderr=subprocess.PIPE, text=True, env=_this_package_env())
+                            stderr=subprocess.PIPE, text=True, env=_this_package_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ours is ignored
     seen = ""
     while not re.search(r"predicting:\s+[1-9]\d*%", seen):  # tiles are being written to the temporary
         char = proc.stderr.read(1)

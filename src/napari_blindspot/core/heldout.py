@@ -103,7 +103,8 @@ class ValidationSet:
             tile[tile.index(max(tile))] //= 2
         rng = np.random.default_rng([seed, 7])
         places = set()
-        for _ in range(max(1, VALIDATION_PIXELS // math.prod(tile))):
+        total = view.n_samples * math.prod(view.spatial_shape)
+        for _ in range(max(1, min(VALIDATION_PIXELS, total // 8) // math.prod(tile))):  # read little of a big stack
             start = tuple(int(rng.integers(0, s - t + 1)) for s, t in zip(view.spatial_shape, tile))
             places.add((int(rng.integers(view.n_samples)), start))
         tiles, seconds, held = [], [], []
