@@ -133,22 +133,9 @@ def _is_plain_zarr_array(path: Path) -> bool:
 
 def check_model_dir(path, overwrite: bool = False, name: str = "the model folder") -> None:
     """A model is written only into a new or empty folder, or over our own model with `overwrite`."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{name} {path} is a file: give a folder to save the model in")
-    if not path.is_dir():
-        return
-    entries = sorted(p.name for p in path.iterdir())
-    if not entries:
-        return
-    from .core.model_io import is_model_folder
+    from .core.model_io import check_model_target
 
-    if not is_model_folder(path):
-        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-        raise ValueError(f"{name} {path} holds other files ({shown}): save the model into a new or empty folder")
-    if not overwrite:
-        raise ValueError(f"{name} {path} holds a model already: add --overwrite to replace it, "
-                         "or choose a new folder")
+    check_model_target(path, overwrite, name)
 
 
 def check_space(needs: dict) -> None:

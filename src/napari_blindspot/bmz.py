@@ -253,8 +253,8 @@ def _channel_names(bmz, model: Model):
     return [bmz.Identifier(f"channel{c}") for c in range(model.spec.channels)]
 
 
-def _input_axes(bmz, model: Model, axes: tuple[str, ...]):
-    size = bmz.ParameterizedSize(min=_min_side(model), step=1)
+def _axes(bmz, model: Model, axes: tuple[str, ...], space) -> list:
+    """Spec axes for `axes`; `space(name)` makes a spatial one (input: sizes, output: like the input)."""
     out = []
     for a in axes:
         if a == "batch":
@@ -262,18 +262,15 @@ def _input_axes(bmz, model: Model, axes: tuple[str, ...]):
         elif a == "channel":
             out.append(bmz.ChannelAxis(channel_names=_channel_names(bmz, model)))
         else:
-            out.append(bmz.SpaceInputAxis(id=bmz.AxisId(a), size=size))
+            out.append(space(a))
     return out
+
+
+def _input_axes(bmz, model: Model, axes: tuple[str, ...]):
+    size = bmz.ParameterizedSize(min=_min_side(model), step=1)
+    return _axes(bmz, model, axes, lambda a: bmz.SpaceInputAxis(id=bmz.AxisId(a), size=size))
 
 
 def _output_axes(bmz, model: Model, axes: tuple[str, ...]):
-    out = []
-    for a in axes:
-        if a == "batch":
-            out.append(bmz.BatchAxis())
-        elif a == "channel":
-            out.append(bmz.ChannelAxis(channel_names=_channel_names(bmz, model)))
-        else:
-            out.append(bmz.SpaceOutputAxis(id=bmz.AxisId(a), size=bmz.SizeReference(
-                tensor_id=bmz.TensorId("raw"), axis_id=bmz.AxisId(a))))
-    return out
+    return _axes(bmz, model, axes, lambda a: bmz.SpaceOutputAxis(id=bmz.AxisId(a), size=bmz.SizeReference(
+        tensor_id=bmz.TensorId("raw"), axis_id=bmz.AxisId(a))))

@@ -35,17 +35,20 @@ def is_model_folder(path) -> bool:
         return False
 
 
-def check_model_target(path, overwrite: bool = False) -> Path:
-    """Refuse a target folder whose contents we would lose; return it as a Path."""
+def check_model_target(path, overwrite: bool = False, name: str = "") -> Path:
+    """Refuse a target folder whose contents we would lose; return it as a Path. `name` is what
+    the user called it (e.g. "--save-model"), for the message."""
     path = Path(path)
+    said = f"{name} {path}" if name else str(path)
     if path.exists() and not path.is_dir():
-        raise ModelFileError(f"{path} exists and is not a folder: choose a folder name for the model")
-    if path.is_dir() and any(path.iterdir()):
-        if not is_model_folder(path):
-            raise ModelFileError(f"{path} is a folder that holds other files: choose a new or empty folder")
-        if not overwrite:
-            raise ModelFileError(f"{path} already holds a model: choose another folder, or overwrite it "
-                                 "(overwrite=True, --overwrite on the command line)")
+        raise ModelFileError(f"{said} is a file: give a folder to save the model in")
+    entries = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+    if entries and not is_model_folder(path):
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ModelFileError(f"{said} holds other files ({shown}): save the model into a new or empty folder")
+    if entries and not overwrite:
+        raise ModelFileError(f"{said} holds a model already: choose another folder, or overwrite it "
+                             "(--overwrite on the command line, overwrite=True in Python)")
     return path
 
 
