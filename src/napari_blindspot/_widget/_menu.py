@@ -43,4 +43,4 @@ def denoise_with_current_model(viewer: Viewer, layer: Layer) -> None:
         show_warning("The denoising dock is busy: wait for it, or stop it, then try again.")
         return
     dock.controls.apply_picker.value = layer
-    dock._on_apply(layer)
+    dock.apply_to(layer)

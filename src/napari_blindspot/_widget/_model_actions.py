@@ -65,9 +65,12 @@ class ModelActions:
         self.export_worker = worker
         worker.start()
 
-    def _on_apply(self, layer=None) -> bool:
-        """Denoise `layer` (default: the Apply picker's) with the current model; True when started."""
-        layer, model = layer if layer is not None else self.controls.apply_picker.value, self.model
+    def _on_apply(self) -> None:
+        self.apply_to(self.controls.apply_picker.value)
+
+    def apply_to(self, layer) -> bool:
+        """Denoise `layer` with the current model; True when started."""
+        model = self.model
         if self.busy or model is None:
             return False
         if layer is None:
