@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QThreadPool
 
-from napari_blindspot._widget import DenoiseWidget, _dock, _models
+from napari_blindspot._widget import DenoiseWidget, _dock, _model_actions, _models
 
 
 def noisy(shape, seed=0):
@@ -19,7 +19,7 @@ def noisy(shape, seed=0):
 def notes(monkeypatch):
     """Notifications the widget shows, as (kind, message) pairs."""
     shown = []
-    for module in (_dock, _models):
+    for module in (_dock, _models, _model_actions):
         for kind in ("error", "warning", "info"):
             if hasattr(module, f"show_{kind}"):
                 monkeypatch.setattr(module, f"show_{kind}", lambda msg, kind=kind: shown.append((kind, msg)))

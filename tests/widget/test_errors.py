@@ -12,7 +12,7 @@ from .conftest import noisy, wait_idle
 class _RunThatRunsOutOfMemory:
     """A stand-in TrainingRun whose first step fails as torch does when memory runs out."""
 
-    def __init__(self, image, config, model=None):
+    def __init__(self, image, config, model=None, target=None):
         self.model, self.config = None, config
 
     def set_preview_region(self, region):
@@ -26,7 +26,7 @@ class _RunThatRunsOutOfMemory:
         yield
 
 
-def _fails_to_start(image, config, model=None):
+def _fails_to_start(image, config, model=None, target=None):
     raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
 

@@ -47,7 +47,9 @@ class Controls:
         self.model_label = as_note(QLabel())
         layout.addWidget(self.model_label)
         self.save_button, self.load_button = _button("Save model"), _button("Load model")
-        _row(layout, (self.save_button, 1), (self.load_button, 1))
+        self.export_button = _button("Export (bioimage.io)", "Write the current model as a bioimage.io "
+                                     "model package (.zip), for other tools (needs napari-blindspot[bmz]).")
+        _row(layout, (self.save_button, 1), (self.export_button, 1), (self.load_button, 1))
         self.apply_picker = ComboBox(choices=apply_choices, tooltip="The layer to denoise with the current model.")
         self.apply_button = _button("Apply to layer", "Denoise the chosen layer with the current model.")
         _row(layout, (self.apply_picker.native, 1), (self.apply_button, 0))
@@ -72,4 +74,5 @@ class Controls:
         self.load_button.setEnabled(idle)
         self.apply_picker.native.setEnabled(idle)
         self.save_button.setEnabled(idle and has_model)
+        self.export_button.setEnabled(idle and has_model)
         self.apply_button.setEnabled(idle and has_model)

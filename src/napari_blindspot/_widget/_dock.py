@@ -20,13 +20,15 @@ from ._controls import Controls
 from ._form import SettingsForm, on_gpu
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
+from ._model_actions import ModelActions
 from ._lifecycle import Job, Resources, gc_freeze, gc_thaw
 from ._preview_layer import PreviewLayer
 from ._progress import clock
+from ._quality import estimate_text, joined, true_text
 from ._results import add_result, describe_model, done_text
 
 
-class DenoiseWidget(QWidget):
+class DenoiseWidget(ModelActions, QWidget):
     """Self-supervised denoising dock: pick a layer, press Train, get a denoised layer."""
 
     preview_every_s = 2.0  # seconds between live previews (the core stretches it if previews are slow)
@@ -40,6 +42,8 @@ class DenoiseWidget(QWidget):
         self.model = None  # the current model: trained here, or loaded
         self.model_saved = True  # False for a model trained here and not saved yet
         self._model_origin = ""
+        self.model_folder = ""  # where the current model was saved or loaded from
+        self.results = []  # the layers the current model made last
         self._step_offset = 0  # steps the model had before this run
         self._res = Resources()
         self.preview = PreviewLayer(self.viewer)
@@ -78,10 +82,12 @@ class DenoiseWidget(QWidget):
         self.layers.on_change = lambda: self.form.set_skipped(self.layers.skipped())
         self.layers.follow(self.form.image)
         self.layers.follow(self.controls.apply_picker)
+        self.layers.follow(self.form.second)
         self.controls.train_button.clicked.connect(self._on_train_clicked)
         self.controls.train_more_button.clicked.connect(self._on_train_more_clicked)
         self.controls.save_button.clicked.connect(self._on_save)
         self.controls.load_button.clicked.connect(self._on_load)
+        self.controls.export_button.clicked.connect(self._on_export)
         self.controls.apply_button.clicked.connect(self._on_apply)
         self._ui_timer.timeout.connect(self._tick)
         self._region_timer.timeout.connect(self._push_preview_region)
@@ -148,13 +154,14 @@ class DenoiseWidget(QWidget):
         try:
             axes, config = self.form.train_config(layer, model, preview_every_s=self.preview_every_s,
                                                   num_threads=_jobs.worker_threads())
+            target = self.form.target() if config.method == "n2n" else None
         except (ValueError, TypeError) as err:
             show_error(f"Cannot train: {err}")
             return
         if not continue_model and not self._may_discard_model("Train a new model"):
             return
         status, region = _jobs.JobStatus(), self._preview_region(layer, axes)
-        worker = create_worker(_jobs.train_job, image, config, model, region, status,
+        worker = create_worker(_jobs.train_job, image, config, model, region, status, target=target,
                                lazy=_jobs.wants_lazy_result(image, layer.multiscale), _start_thread=False)
         self._step_offset = model.spec.history.get("steps", 0) if model is not None else 0
         if model is None:
@@ -180,7 +187,7 @@ class DenoiseWidget(QWidget):
             return
         if isinstance(event, _jobs.Started):
             job.run = event.run
-            self.model, self.model_saved = event.run.model, False
+            self.model, self.model_saved, self.model_folder, self._model_origin = event.run.model, False, "", ""
             what = f"on from {self._step_offset} steps" if self._step_offset else "a new model"
             self.controls.model_label.setText(f"Training {what}: {event.run.config.method}, axes {event.run.config.axes}")
             if job.stop_requested:
@@ -196,22 +203,26 @@ class DenoiseWidget(QWidget):
         elif isinstance(event, _jobs.Result):
             job.finished_with_result, job.phase = True, "done"
             self.preview.remove()
-            add_result(self.viewer, event, job.source)
+            self.results = add_result(self.viewer, event, job.source, job.axes, self.model_folder)
             self.model = event.model
-            self.controls.status(done_text(event), 1, 1)
+            gain = estimate_text(job.gain_db if job.kind == "train" else None)
+            self.controls.status(joined(done_text(event), gain, true_text(self.viewer, job.source, event.denoised)), 1, 1)
         else:
             self._on_progress(event, job)
 
     def _on_progress(self, p, job: Job) -> None:
         """Steps count the model's whole history, in the bar as in the plot."""
         step = self._step_offset + p.step
+        if p.estimated_psnr_gain_db is not None:
+            job.gain_db = p.estimated_psnr_gain_db
         self.controls.loss_plot.add(step, p.loss, p.val_loss)
         if p.preview is not None and not job.status.cancelled.is_set():
             self.preview.show(p.preview, p.preview_region)
         if p.done or job.stop_requested:
             return
         total = self._step_offset + max(1, p.total)
-        self.controls.status(f"Training: step {step} of ~{total} · {clock(p.eta_s)} left", step, total, self._step_offset)
+        self.controls.status(joined(f"Training: step {step} of ~{total} · {clock(p.eta_s)} left",
+                                    estimate_text(job.gain_db)), step, total, self._step_offset)
 
     def _tick(self) -> None:
         self.controls.loss_plot.flush()
@@ -263,38 +274,6 @@ class DenoiseWidget(QWidget):
                          "is kept: use Save model, or Apply to layer.")
         else:
             show_warning(f"Stopped applying the model: the layer '{layer.name}' was removed.")
-
-    # -- models -----------------------------------------------------------------------------
-
-    def _may_discard_model(self, doing: str) -> bool:
-        return _models.may_discard(self, self.model, self.model_saved, doing)
-
-    def _on_save(self) -> None:
-        folder = self.ask_directory("Save the model to a folder") if self.model is not None and not self.busy else ""
-        if folder and _models.save(self, self.model, folder):
-            self.model_saved = True
-
-    def _on_load(self) -> None:
-        if self.busy or not self._may_discard_model("Load another model"):
-            return
-        folder = self.ask_directory("Load a model folder")
-        model = _models.load(folder, self.form.device.value) if folder else None
-        if model is not None:
-            self.model, self.model_saved, self._model_origin = model, True, f" (loaded from {folder})"
-            self.form.show_model(model)
-            self._set_state("idle")
-
-    def _on_apply(self) -> None:
-        layer, model = self.controls.apply_picker.value, self.model
-        if self.busy or model is None:
-            return
-        if layer is None:
-            show_error("Choose an image layer to apply the model to.")
-            return
-        image, axes, status = layer_data(layer), _models.apply_axes(model, layer, self.form), _jobs.JobStatus()
-        worker = create_worker(_jobs.predict_job, model, image, axes, status,
-                               lazy=_jobs.wants_lazy_result(image, layer.multiscale), _start_thread=False)
-        self._start(Job("apply", worker, status, layer, axes, phase="predict"), "predicting", f"Denoising '{layer.name}'…")
 
     # -- closing ----------------------------------------------------------------------------
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 
 from ..core.config import DEVICES, METHODS, NOISE_MODELS, TrainConfig
 from ..core.data import choose_three_d, guess_axes, validate_axes
 from ..core.device import choose_device
 from ._layers import layer_data, layer_scale
 
-METHOD_LABELS = {"n2v": "N2V", "n2v2": "N2V2", "hqssl": "HQ-SSL"}  # how the method combo names them
+METHOD_LABELS = {"n2v": "N2V", "n2v2": "N2V2", "hqssl": "HQ-SSL", "n2n": "N2N"}  # how the method combo names them
 Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d
 CHANNEL_MODES = {"one model per channel": "independent", "one model for all": "joint"}  # -> TrainConfig.channels
 CHANNELS_TIP = (
@@ -80,7 +80,12 @@ class SettingsForm:
         self.channels = ComboBox(label="Channels", choices=list(CHANNEL_MODES.items()), tooltip=CHANNELS_TIP)
         self.method = ComboBox(label="Method", choices=[(METHOD_LABELS.get(m, m), m) for m in METHODS],
                                tooltip="N2V: Noise2Void. N2V2: without checkerboard artefacts. HQ-SSL: "
-                               "blind-spot network with a noise model, also gives an uncertainty map.")
+                               "blind-spot network with a noise model, also gives an uncertainty map. "
+                               "N2N: Noise2Noise, from two recordings of the same field.")
+        self.second = ComboBox(label="Second recording", choices=image_choices, tooltip="N2N: another "
+                               "recording of the same field, the same shape as Image (its noise is independent).")
+        self.repeats = CheckBox(text="frames are repeats", tooltip="N2N without a second recording: the "
+                                "image's T (or S) frames are repeated recordings of one field.")
         self.noise = ComboBox(choices=NOISE_MODELS,
                               tooltip="HQ-SSL's noise model. Cameras: poisson-gaussian (shot + read noise).")
         self.sigma = _auto(FloatSpinBox(min=0, max=1e6, step=0.5),
@@ -93,7 +98,7 @@ class SettingsForm:
                           duration_row := _row("Train for", self.duration, self.unit)):
             container.margins = (0, 0, 0, 0)
         self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.z_row, self.channels,
-                                        self.method, noise_row, duration_row])
+                                        self.method, self.second, self.repeats, noise_row, duration_row])
 
         self.patch_size = _auto(SpinBox(label="Patch size", max=1024, step=8),
                                 "Side of the square training patches, in pixels.")
@@ -116,6 +121,8 @@ class SettingsForm:
         self.device.changed.connect(self.show_z_choice)  # auto's choice depends on it
         self.method.changed.connect(self._update_enabled)
         self.noise.changed.connect(self._update_enabled)
+        self.repeats.changed.connect(self._update_enabled)
+        self.second.changed.connect(self._update_enabled)
         self.unit.changed.connect(self._on_unit_changed)
         self._watched = None  # the layer whose scale changes we follow
         self._update_enabled()
@@ -139,6 +146,7 @@ class SettingsForm:
 
     def _on_image_changed(self, layer) -> None:
         self._watch_scale(layer)
+        self._update_enabled()
         axes = ""
         if layer is not None:
             try:
@@ -178,9 +186,30 @@ class SettingsForm:
         self.z_hint.value = f"{prefix}Auto: {reason}."
 
     def _update_enabled(self, event=None) -> None:
-        hq = self.method.value == "hqssl"
+        hq, n2n = self.method.value == "hqssl", self.method.value == "n2n"
+        second = n2n and not self.repeats.value
+        self.repeats.visible, self.second.visible = n2n, second
+        if second and self.second.value is self.image.value:
+            self.second.value = self.other_recording()
         self.noise.enabled = hq
         self.sigma.enabled = hq and self.noise.value in ("auto", "gaussian")
+
+    def other_recording(self):
+        """Another layer of the image's shape for the second recording (the image itself if none)."""
+        image = self.image.value
+        others = [layer for layer in self.second.choices if layer is not image]
+        same = [layer for layer in others if image is not None and layer_data(layer).shape == layer_data(image).shape]
+        return (same or [image])[-1] if image is not None else None
+
+    def target(self):
+        """N2N's second recording (its data), or None when the frames are the repeats."""
+        if self.method.value != "n2n" or self.repeats.value:
+            return None
+        layer = self.second.value
+        if layer is None or layer is self.image.value:
+            raise ValueError("N2N needs a second recording of the same field: open it as a layer and "
+                             "choose it as Second recording, or check 'frames are repeats' for a stack of repeats.")
+        return layer_data(layer)
 
     def _on_unit_changed(self, unit: str) -> None:
         self.duration.value = 60 if unit == "seconds" else 1000
@@ -210,7 +239,7 @@ class SettingsForm:
             learning_rate=self.learning_rate.value or None, features=self.features.value or None,
             channels=self.channels.value if "C" in axes else "joint",
             three_d=Z_MODES[self.z_mode.value] if "Z" in axes else None,  # None: the core decides
-            scale=layer_scale(layer), **extra,
+            scale=layer_scale(layer), frames_are_repeats=method == "n2n" and self.repeats.value, **extra,
         )
 
     def train_config(self, layer, model=None, **extra) -> tuple[str, TrainConfig]:

@@ -166,11 +166,11 @@ def _central_block(model, image, axes: str):
 
 
 def train_job(image, config: TrainConfig, model, region: tuple | None, status: JobStatus,
-              lazy: bool = False):
-    """Train (or continue training `model`), then denoise the whole image (or, with `lazy`,
-    give a lazy result)."""
+              lazy: bool = False, target=None):
+    """Train (or continue training `model`; N2N on `target`, the second recording), then denoise
+    the whole image (or, with `lazy`, give a lazy result)."""
     try:
-        run = training.train(image, config, model=model)
+        run = training.train(image, config, model=model, target=target)
         run.set_preview_region(region)
         yield Started(run)
         steps = 0

@@ -42,6 +42,7 @@ class Job:
     phase: str = "train"  # "train" | "predict" | "done" (result shown: the timer leaves the bar alone)
     stop_requested: bool = False
     finished_with_result: bool = False
+    gain_db: float | None = None  # the latest held-out estimate of the PSNR gain
     started_at: float = field(default_factory=time.monotonic)
 
     def stop(self, cancel: bool = False) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QMessageBox
+from qtpy.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from ..core.data import guess_axes
 from ._layers import layer_data, layer_scale
@@ -61,3 +61,49 @@ def apply_axes(model, layer, form) -> str:
     if len(model.spec.axes) == image.ndim:
         return model.spec.axes
     return guess_axes(image.shape, layer_scale(layer)) if 2 <= image.ndim <= 6 else ""
+
+
+_export_answers: dict = {}  # the author, license (and last folder) asked for, kept for the session
+
+
+def ask_export_path(parent, suggested: str) -> str:
+    """The .zip to write (tests replace this function); "" when cancelled."""
+    path, _ = QFileDialog.getSaveFileName(parent, "Export the model for bioimage.io", suggested, "bioimage.io model (*.zip)")
+    return path
+
+
+def ask_text(parent, question: str, default: str) -> str | None:
+    """One answer (tests replace this function); None when cancelled."""
+    text, ok = QInputDialog.getText(parent, "Export (bioimage.io)", question, text=default)
+    return text.strip() if ok else None
+
+
+def ask_export(parent, default_name: str) -> tuple[str, str, list[str], str] | None:
+    """(zip path, name, authors, license) for an export, or None when any question is cancelled."""
+    path = ask_export_path(parent, _export_answers.get("path", "denoiser.zip"))
+    if not path:
+        return None
+    path = path if path.lower().endswith(".zip") else f"{path}.zip"
+    answers = [path]
+    for key, question, default in (("name", "Model name:", default_name),
+                                   ("authors", "Authors (comma separated):", "napari-blindspot user"),
+                                   ("license", "License (SPDX identifier):", "CC-BY-4.0")):
+        answer = ask_text(parent, question, _export_answers.get(key, default))
+        if not answer:
+            return None
+        answers.append(answer)
+    _export_answers.update(zip(("path", "name", "authors", "license"), answers))
+    path, name, authors, license_ = answers
+    return path, name, [a.strip() for a in authors.split(",") if a.strip()], license_
+
+
+def export_job(model, path: str, name: str, authors: list[str], license_: str, sample) -> str:
+    """Runs on a worker thread: the message to show, "Exported ..." on success."""
+    from .. import bmz
+
+    try:
+        written = bmz.export_model(model, path, name=name, authors=authors, license=license_,
+                                   sample=sample, overwrite=True)
+    except Exception as err:  # noqa: BLE001 - shown as a notification, not raised in a thread
+        return f"Could not export the model: {err}"
+    return f"Exported the model for bioimage.io to {written}"

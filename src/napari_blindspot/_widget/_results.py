@@ -15,12 +15,21 @@ def result_name(viewer, source, method: str, steps: int) -> str:
     return name if name not in viewer.layers else f"{name} {steps} steps"
 
 
-def add_result(viewer, result: Result, source) -> list:
+def provenance(result: Result, source, axes: str, model_folder: str = "") -> dict:
+    """How a result was made, kept in its layer's metadata: method, axes, training, the learned
+    noise, the held-out estimate of its quality, and where the model is saved (if it is)."""
+    history = result.model.spec.history
+    return {"method": result.method, "axes": axes, "steps": result.steps, "seconds": round(result.seconds, 1),
+            "noise": result.model.spec.noise_params, "best_step": history.get("best_step"),
+            "estimated_psnr_gain_db": history.get("estimated_psnr_gain_db"), "source": source.name,
+            "model_folder": model_folder or None}
+
+
+def add_result(viewer, result: Result, source, axes: str = "", model_folder: str = "") -> list:
     """Add the denoised layer (and HQ-SSL's uncertainty) where `source` lies; return them."""
     placement = dict(scale=source.scale, translate=source.translate, rotate=source.rotate,
                      shear=source.shear, affine=source.affine)
-    made = {"method": result.method, "steps": result.steps, "seconds": round(result.seconds, 1),
-            "noise": result.model.spec.noise_params, "source": source.name}
+    made = provenance(result, source, axes, model_folder)
     name = result_name(viewer, source, result.method, result.steps)
     layers = [viewer.add_image(result.denoised, name=name, colormap=source.colormap,
                                contrast_limits=result.limits, metadata={OURS: {"kind": "result", **made}},

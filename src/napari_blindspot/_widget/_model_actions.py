@@ -1,0 +1,83 @@
+"""The dock's model buttons: Save model, Load model, Export (bioimage.io) and Apply to layer."""
+
+from __future__ import annotations
+
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+
+from . import _jobs, _models
+from ._layers import OURS, layer_data
+from ._lifecycle import Job
+
+
+class ModelActions:
+    """Mixed into DenoiseWidget: what its model buttons do (it provides model, busy, form, ...)."""
+
+    def _may_discard_model(self, doing: str) -> bool:
+        return _models.may_discard(self, self.model, self.model_saved, doing)
+
+    def _remember_folder(self, folder: str) -> None:
+        """The model now lives in `folder`: the layers it made last say so too."""
+        self.model_folder = folder
+        for layer in self.results:
+            if layer in self.viewer.layers and OURS in layer.metadata:
+                layer.metadata[OURS]["model_folder"] = folder
+
+    def _on_save(self) -> None:
+        folder = self.ask_directory("Save the model to a folder") if self.model is not None and not self.busy else ""
+        if folder and _models.save(self, self.model, folder):
+            self.model_saved = True
+            self._remember_folder(folder)
+
+    def _on_load(self) -> None:
+        if self.busy or not self._may_discard_model("Load another model"):
+            return
+        folder = self.ask_directory("Load a model folder")
+        model = _models.load(folder, self.form.device.value) if folder else None
+        if model is not None:
+            self.model, self.model_saved, self._model_origin = model, True, f" (loaded from {folder})"
+            self.model_folder, self.results = folder, []
+            self.form.show_model(model)
+            self._set_state("idle")
+
+    def _on_export(self) -> None:
+        """Ask where and for whom, then write the bioimage.io package on a worker thread."""
+        model = self.model
+        if model is None or self.busy:
+            return
+        try:
+            from .. import bmz
+
+            bmz.require_bioimageio()
+        except ImportError as err:
+            show_error(f"Cannot export: {err}")
+            return
+        answers = _models.ask_export(self, bmz.DEFAULT_NAME.format(method=model.method.upper()))
+        if answers is None:
+            return
+        path, name, authors, license_ = answers
+        sample = layer_data(self.form.image.value) if self.form.image.value is not None else None
+        if sample is not None and (len(model.spec.axes) != sample.ndim or self.form.axes_problem(model.spec.axes)):
+            sample = None  # the core's synthetic test image instead of one in other axes
+        worker = create_worker(_models.export_job, model, path, name, authors, license_, sample,
+                               _start_thread=False)
+        worker.returned.connect(lambda message: (show_info if message.startswith("Exported") else show_error)(message))
+        self.export_worker = worker
+        worker.start()
+
+    def _on_apply(self) -> None:
+        self.apply_to(self.controls.apply_picker.value)
+
+    def apply_to(self, layer) -> bool:
+        """Denoise `layer` with the current model; True when started."""
+        model = self.model
+        if self.busy or model is None:
+            return False
+        if layer is None:
+            show_error("Choose an image layer to apply the model to.")
+            return False
+        image, axes, status = layer_data(layer), _models.apply_axes(model, layer, self.form), _jobs.JobStatus()
+        worker = create_worker(_jobs.predict_job, model, image, axes, status,
+                               lazy=_jobs.wants_lazy_result(image, layer.multiscale), _start_thread=False)
+        self._start(Job("apply", worker, status, layer, axes, phase="predict"), "predicting", f"Denoising '{layer.name}'…")
+        return True

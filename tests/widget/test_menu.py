@@ -1,0 +1,63 @@
+"""The layer context menu: "Denoise with current model" applies the dock's model to the
+selected layer, or says to train or load one first; the dock opens from the menu too."""
+
+import npe2
+
+from napari_blindspot._widget import _menu
+
+from .conftest import noisy, wait_idle
+
+
+def test_the_layer_context_menu_offers_both_commands_for_image_layers():
+    manifest = npe2.PluginManifest.from_distribution("napari-blindspot")
+    menus = manifest.contributions.menus
+    submenu = menus["napari/layers/context"][0].submenu
+    items = {item.command: item for item in menus[submenu]}
+    titles = {c.id: c.title for c in manifest.contributions.commands}
+    assert titles["napari-blindspot.denoise_with_current_model"] == "Denoise with current model"
+    assert "active_layer_type == 'image'" in items["napari-blindspot.denoise_with_current_model"].when
+    assert "napari-blindspot.open_dock" in items
+
+
+def test_denoise_with_current_model_applies_the_docks_model_to_the_selected_layer(viewer, make_widget, qtbot):
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    other = viewer.add_image(noisy((32, 32), seed=1), name="other")
+    widget = make_widget(steps=3)
+    widget.controls.train_button.click()
+    wait_idle(qtbot, widget)
+    assert _menu.find_dock(viewer) is widget
+    _menu.denoise_with_current_model(viewer, other)
+    assert widget.busy
+    wait_idle(qtbot, widget)
+    assert viewer.layers["other [n2v denoised]"].data.shape == (32, 32)
+
+
+def test_without_a_model_the_menu_says_to_train_or_load_one(viewer, make_widget, monkeypatch):
+    said = []
+    monkeypatch.setattr(_menu, "show_info", said.append)
+    layer = viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(steps=3)
+    _menu.denoise_with_current_model(viewer, layer)
+    assert not widget.busy and "train or load one" in said[0]
+
+
+def test_without_a_dock_the_menu_opens_it(viewer, monkeypatch):
+    said = []
+    monkeypatch.setattr(_menu, "show_info", said.append)
+    layer = viewer.add_image(noisy((32, 32)), name="noisy")
+    _menu.denoise_with_current_model(viewer, layer)
+    dock = _menu.find_dock(viewer)
+    assert dock is not None and dock.model is None and "train or load one" in said[0]
+    assert _menu.open_dock(viewer) is dock  # once only
+    dock._res.release()
+
+
+def test_napari_runs_the_menu_command_with_the_viewer_and_the_active_layer(viewer, monkeypatch):
+    from napari._app_model import get_app_model
+
+    said = []
+    monkeypatch.setattr(_menu, "show_info", said.append)
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    get_app_model().commands.execute_command("napari-blindspot.denoise_with_current_model").result()
+    assert "'noisy'" in said[0] and _menu.find_dock(viewer) is not None
+    _menu.find_dock(viewer)._res.release()
