@@ -55,15 +55,18 @@ class Controls:
         _row(layout, (self.apply_picker.native, 1), (self.apply_button, 0))
         self.status("Ready", 0, 1)
 
-    def status(self, text: str, value: int | None = None, maximum: int | None = None, minimum: int = 0) -> None:
-        """Say `text` beside the bar; with a range, set the bar too ((0, 0): busy)."""
+    def status(self, text: str, value: int | None = None, maximum: int | None = None, minimum: int = 0,
+               detail: str = "") -> None:
+        """Say `text` in the bar and `detail` (too long for one line) under it; with a range, set
+        the bar too ((0, 0): busy)."""
         if maximum is not None:
             self.progress_bar.setRange(minimum, maximum)
         if value is not None:
             self.progress_bar.setValue(value)
         self.progress_bar.setFormat(text)
         busy = self.progress_bar.maximum() == self.progress_bar.minimum() == 0
-        self.status_label.setText(text if busy else "")  # a busy bar shows no text
+        shown = [text] if busy else []  # a busy bar shows no text
+        self.status_label.setText(" · ".join(shown + ([detail] if detail else [])))
 
     def set_state(self, state: str, has_model: bool) -> None:
         """idle | training (Train reads Stop) | predicting (everything waits)."""

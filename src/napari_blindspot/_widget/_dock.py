@@ -206,7 +206,8 @@ class DenoiseWidget(ModelActions, QWidget):
             self.results = add_result(self.viewer, event, job.source, job.axes, self.model_folder)
             self.model = event.model
             gain = estimate_text(job.gain_db if job.kind == "train" else None)
-            self.controls.status(joined(done_text(event), gain, true_text(self.viewer, job.source, event.denoised)), 1, 1)
+            self.controls.status(done_text(event), 1, 1,
+                                 detail=joined(gain, true_text(self.viewer, job.source, event.denoised)))
         else:
             self._on_progress(event, job)
 
@@ -221,8 +222,8 @@ class DenoiseWidget(ModelActions, QWidget):
         if p.done or job.stop_requested:
             return
         total = self._step_offset + max(1, p.total)
-        self.controls.status(joined(f"Training: step {step} of ~{total} · {clock(p.eta_s)} left",
-                                    estimate_text(job.gain_db)), step, total, self._step_offset)
+        self.controls.status(f"Training: step {step} of ~{total} · {clock(p.eta_s)} left", step, total,
+                             self._step_offset, detail=estimate_text(job.gain_db))
 
     def _tick(self) -> None:
         self.controls.loss_plot.flush()
