@@ -46,6 +46,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 import test_bad_input as table  # the case table the test suite checks
+from harness import LoopbackServer
 from _measure import _cpu, load, pump_qt
 
 RESULTS = HERE / "results" / "reliability.json"
@@ -371,33 +372,6 @@ def wrong_result_cases(tmp: Path, timeout) -> list[dict]:
     return cases
 
 
-class _Loopback:
-    """A TCP server on 127.0.0.1 only, that accepts and stays silent or answers HTTP."""
-
-    def __init__(self, answer: bytes | None):
-        import socket
-
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.answer, self.conns = answer, []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            if self.answer:
-                conn.sendall(self.answer)
-
-    def close(self):
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
-
-
 def fault_cases(tmp: Path, model: Path, timeout) -> list[dict]:
     """Never crash, hang or leave debris: odd files, servers, option values, memory, full disks."""
     import zarr
@@ -417,7 +391,7 @@ def fault_cases(tmp: Path, model: Path, timeout) -> list[dict]:
                                                                chunks=(1, 1), dtype="f4"),
          ["denoise", "tiny.zarr", "out.npy", *FAST], "larger chunks")
     for label, answer in (("silent", None), ("HTTP", b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")):
-        server = _Loopback(answer)
+        server = LoopbackServer(answer)
         case(f"scheduler: {label} server on 127.0.0.1", lambda f: shutil.copytree(model, f / "model"),
              ["predict", "model", "in.npy", "out.npy", "--scheduler", server.address, "--quiet"],
              "dask scheduler")

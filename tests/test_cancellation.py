@@ -1,12 +1,13 @@
 """Ctrl+C on the command line: exit 130, one line saying nothing was written, and nothing was:
 no partial output, no temporary folder, an existing output left as it was."""
 
-import hashlib
 import io
 
 import numpy as np
 import pytest
 import tifffile
+
+from harness import snapshot
 
 from napari_blindspot.cli import EXIT_INTERRUPTED, main
 from napari_blindspot.core import predict
@@ -36,17 +37,12 @@ def _interrupt_on_call(monkeypatch, owner, name, call):
     return calls
 
 
-def _snapshot(folder):
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(folder.rglob("*"))}
-
-
 @pytest.mark.parametrize("command, where", [("denoise", "training"), ("denoise", "writing the output"),
                                             ("train", "training")])
 def test_ctrl_c_exits_130_and_leaves_every_file_as_it_was(tmp_path, capsys, monkeypatch, command, where):
     np.save(tmp_path / "in.npy", IMAGE)
     (tmp_path / "out.tif").write_bytes(OLD)
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     if where == "training":
         calls = _interrupt_on_call(monkeypatch, training_step, "loss", call=2)  # the second step
     else:  # the second batch of tiles: the first is already in the temporary output
@@ -57,7 +53,7 @@ def test_ctrl_c_exits_130_and_leaves_every_file_as_it_was(tmp_path, capsys, monk
     assert main(argv) == EXIT_INTERRUPTED
     assert len(calls) >= 2  # it really was interrupted mid-way
     assert capsys.readouterr().err.strip().splitlines() == ["interrupted: no output written"]
-    assert _snapshot(tmp_path) == before  # input, old output: same bytes; nothing new, no temp folder
+    assert snapshot(tmp_path) == before  # input, old output: same bytes; nothing new, no temp folder
 
 
 def test_ctrl_c_while_writing_keeps_the_model_already_saved(tmp_path, capsys, monkeypatch):

@@ -3,11 +3,9 @@ values and exhausted memory all end in exit 2 (or 128 + the signal) with one lin
 every file as it was."""
 
 import errno
-import hashlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,17 +14,14 @@ import time
 import numpy as np
 import pytest
 
+from harness import LoopbackServer, snapshot
+
 from napari_blindspot.cli import main
 from napari_blindspot.core import step as training_step
 from napari_blindspot.core import training
 
 IMAGE = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
 FAST = ["--steps", "2", "--patch-size", "16", "--batch-size", "2", "--quiet"]
-
-
-def snapshot(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(folder.rglob("*"))}
 
 
 @pytest.fixture
@@ -117,31 +112,6 @@ def test_a_signal_while_writing_ends_cleanly(tmp_path, signum, suffix):
 
 # -- a dask scheduler that is not one ---------------------------------------------------------
 
-class _LoopbackServer:
-    """A TCP server on 127.0.0.1 that accepts and then stays silent, or answers HTTP."""
-
-    def __init__(self, answer: bytes | None):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.answer, self.conns = answer, []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            if self.answer:
-                conn.sendall(self.answer)
-
-    def close(self):
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
-
-
 @pytest.mark.parametrize("answer, words", [(None, "cannot reach the dask scheduler"),
                                            (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
                                             "does not answer as a dask scheduler")])
@@ -152,7 +122,7 @@ def test_a_scheduler_that_does_not_answer_is_refused_in_bounded_time(folder, cap
     monkeypatch.setattr(ours, "HANDSHAKE_TIMEOUT_S", 1.0, raising=False)
     assert main(["train", "in.npy", "model", *FAST]) == 0
     capsys.readouterr()
-    server, result = _LoopbackServer(answer), []
+    server, result = LoopbackServer(answer), []
     worker = threading.Thread(target=lambda: result.append(
         main(["predict", "model", "in.npy", "out.npy", "--scheduler", server.address, "--quiet"])), daemon=True)
     start = time.monotonic()

@@ -2,7 +2,6 @@
 did not write are refused with exit 2, before any training; a file of ours is replaced only
 with --overwrite, and model folders are written whole, only into new, empty or our own folders."""
 
-import hashlib
 import json
 import os
 
@@ -11,16 +10,13 @@ import pytest
 import tifffile
 import zarr
 
+from harness import snapshot
+
 from napari_blindspot.cli import main
 from napari_blindspot.core import training
 
 IMAGE = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
 FAST = ["--steps", "2", "--patch-size", "16", "--batch-size", "2", "--quiet"]
-
-
-def snapshot(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(folder.rglob("*"))}
 
 
 @pytest.fixture

@@ -99,17 +99,13 @@ class PatchSampler:
             flat = int(self.rng.integers(self.view.n_samples))
             region = self._random_region(self.patch)
             patch, held = self._read_pair(flat, region), self._held(flat, region)
-        return self._augment(patch), self._augment(held, draw=False)
+        turns, flips = self._random_transform(patch)
+        return _transform(patch, turns, flips), _transform(held, turns, flips)
 
-    def _augment(self, patch: np.ndarray, draw: bool = True) -> np.ndarray:
-        """Random 90-degree rotation in the YX plane (if square) and flips along each axis;
-        `draw=False` repeats the last transform (for the patch's held-out mask)."""
-        if draw:
-            square = patch.shape[-1] == patch.shape[-2]
-            self._turns = int(self.rng.integers(4)) if square else 0
-            self._flips = [axis for axis in range(1, patch.ndim) if self.rng.random() < 0.5]
-        patch = np.rot90(patch, self._turns, axes=(-2, -1))
-        return np.flip(patch, self._flips) if self._flips else patch
+    def _random_transform(self, patch: np.ndarray) -> tuple[int, list[int]]:
+        """A random 90-degree rotation in the YX plane (if square) and flips along each axis."""
+        turns = int(self.rng.integers(4)) if patch.shape[-1] == patch.shape[-2] else 0
+        return turns, [axis for axis in range(1, patch.ndim) if self.rng.random() < 0.5]
 
     def batch_and_heldout(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         """``(size, C, *patch)`` float32 (2C with `pairs`) and ``(size, 1, *patch)`` bool (held
@@ -123,3 +119,8 @@ class PatchSampler:
     def batch(self, size: int) -> np.ndarray:
         """``(size, C, *patch)`` float32, contiguous."""
         return self.batch_and_heldout(size)[0]
+
+
+def _transform(array: np.ndarray, turns: int, flips: list[int]) -> np.ndarray:
+    array = np.rot90(array, turns, axes=(-2, -1))
+    return np.flip(array, flips) if flips else array
