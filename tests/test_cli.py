@@ -138,3 +138,17 @@ def test_a_report_never_replaces_a_file_that_is_not_one(tmp_path, image, capsys)
                  str(tmp_path / "notes.json"), "--overwrite", *FAST]) == 2
     assert "not a report of ours" in capsys.readouterr().err
     assert (tmp_path / "notes.json").read_text() == '{"mine": true}' and not (tmp_path / "out.npy").exists()
+
+
+@pytest.mark.parametrize("flags, axes, said", [([], "TYX", "guessed from the shape (6, 24, 24): the first axis as frames"),
+                                              (["--axes", "ZYX"], "ZYX", None),
+                                              (["--scale", "2,1,1"], "ZYX", "guessed from the shape")])
+def test_a_bare_3d_array_is_trained_as_frames_unless_told_and_the_guess_is_said(tmp_path, capsys, flags, axes, said):
+    from napari_blindspot.core.model import load_model
+
+    np.save(tmp_path / "in.npy", np.random.default_rng(0).normal(100, 10, (6, 24, 24)).astype(np.float32))
+    assert main(["train", str(tmp_path / "in.npy"), str(tmp_path / "m"), "--steps", "1", "--batch-size", "1",
+                 "--patch-size", "16", "--device", "cpu", *flags]) == 0
+    assert load_model(tmp_path / "m").spec.axes == axes
+    told = [line for line in capsys.readouterr().err.splitlines() if line.startswith("axes: ")]
+    assert (told and said in told[0] and f"axes: {axes} " in told[0]) if said else not told

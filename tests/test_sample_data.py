@@ -109,6 +109,7 @@ def test_stack_sample_has_many_planes_and_its_voxel_size():
     assert [meta["name"] for _, meta, _ in layers] == ["fluorescence 3D [clean]", "fluorescence 3D"]
     noisy, meta = layers[1][0], layers[1][1]
     assert noisy.ndim == 3 and len(noisy) >= 16 and meta["scale"] == _sample_data.SPACING_3D
+    assert meta["axis_labels"] == ("z", "y", "x")  # a volume, not frames, for the widget
 
 
 def test_manifest_validates_with_imports_and_lists_the_samples():

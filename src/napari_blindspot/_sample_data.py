@@ -27,7 +27,8 @@ def fluorescence_2d():
 def fluorescence_3d():
     """A 48-plane stack of nuclei (Z step twice the pixel size)."""
     noisy, clean = simulate_fluorescence((48, 192, 192), seed=1, spacing=SPACING_3D)
-    return _layers("fluorescence 3D", [noisy], clean, ["fluorescence 3D"], scale=SPACING_3D)
+    return _layers("fluorescence 3D", [noisy], clean, ["fluorescence 3D"], scale=SPACING_3D,
+                   axis_labels=("z", "y", "x"))  # so the widget knows it is a volume, not frames
 
 
 def fluorescence_pair():

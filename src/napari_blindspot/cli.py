@@ -14,6 +14,8 @@ from . import _cli_faults as faults
 from ._cli_parser import EXIT_USER_ERROR, build_parser
 
 EXIT_INTERRUPTED = 130
+GUESS_NOTES = {"TYX": ": the first axis as frames, --axes ZYX for a volume",  # what a guess assumed
+               "CYX": ": the first axis as channels, --axes TYX for frames"}
 
 
 def _input_axes(args, image) -> str | None:
@@ -49,6 +51,10 @@ def _train(args, image, axes):
                          scale=scale, channels=args.channels, preview_every_s=None)
     run = train(image, config, target=read_image(args.target, args.series) if args.target else None)
     faults.check_batch_fits(run)
+    if axes is None and not args.quiet:
+        assumed = GUESS_NOTES.get(run.config.axes, "")
+        print(f"axes: {run.config.axes} (guessed from the shape {tuple(image.shape)}{assumed}; --axes to change)",
+              file=sys.stderr)
     if "Z" in run.config.axes and not args.quiet:
         print(f"Z: {run.three_d_reason}", file=sys.stderr)
     with tqdm(total=run.config.steps or None, desc=f"training {args.method}", unit="step",

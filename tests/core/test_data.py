@@ -3,15 +3,33 @@ import numpy as np
 import pytest
 
 from napari_blindspot.core.patches import PatchSampler
-from napari_blindspot.core.data import (StackView, choose_three_d, guess_axes,
+from napari_blindspot.core.data import (StackView, axes_from_names, choose_three_d, guess_axes,
                                         measure_normalisation, validate_axes, validate_scale)
 
 
-@pytest.mark.parametrize("shape, axes", [((64, 64), "YX"), ((10, 64, 64), "ZYX"), ((3, 64, 64), "CYX"),
+@pytest.mark.parametrize("shape, axes", [((64, 64), "YX"), ((10, 64, 64), "TYX"), ((3, 64, 64), "CYX"),
                                          ((5, 10, 64, 64), "TZYX"), ((5, 2, 10, 64, 64), "TCZYX")])
 def test_guessed_axes_are_valid(shape, axes):
     assert guess_axes(shape) == axes
     assert validate_axes(axes.lower(), shape) == axes
+
+
+@pytest.mark.parametrize("shape", [(10, 64, 64), (200, 512, 512), (3, 20, 20)])
+def test_an_unknown_leading_axis_is_taken_as_frames_not_as_z(shape):
+    # a time-lapse trained as a volume mixes its frames; frames trained as samples lose nothing
+    assert guess_axes(shape) == "TYX"
+    assert guess_axes(shape, (1.0, 1.0, 1.0)) == "TYX"  # napari's default scale says nothing
+
+
+@pytest.mark.parametrize("names, axes", [(("t", "y", "x"), "TYX"), (("Z", "Y", "X"), "ZYX"),
+                                         (("time", "channel", "y", "x"), "TCYX"), (("c", "z", "y", "x"), "CZYX")])
+def test_axis_names_give_the_axes(names, axes):
+    assert axes_from_names(names) == axes
+
+
+@pytest.mark.parametrize("names", [("-3", "-2", "-1"), ("axis 0", "y", "x"), ("y", "y", "x"), ()])
+def test_meaningless_axis_names_give_no_axes(names):
+    assert axes_from_names(names) is None
 
 
 @pytest.mark.parametrize("shape, scale, axes", [

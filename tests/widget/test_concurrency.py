@@ -51,7 +51,7 @@ def test_picking_another_layer_during_training_trains_on_the_original_data(viewe
     widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.busy and widget._res.job.run is not None, timeout=10_000)
     widget.form.image.value = other
-    assert widget.form.axes.value == "ZYX"  # the controls follow the new choice ...
+    assert widget.form.axes.value == "TYX"  # the controls follow the new choice ...
     assert widget._res.job.source is source and widget._res.job.axes == "YX"  # ... the job does not
     wait_idle(qtbot, widget, timeout=60_000)
 

@@ -24,7 +24,7 @@ def test_picker_follows_layers_added_removed_and_renamed(viewer, make_widget):
     second.name = "renamed"
     assert [layer.name for layer in picker.choices] == ["first", "renamed"] and picker.value is first
     picker.value = second
-    assert widget.form.axes.value == "ZYX"
+    assert widget.form.axes.value == "TYX"
     viewer.layers.remove(second)
     assert len(picker.choices) == 1 and picker.value is first
     assert len(widget.controls.apply_picker.choices) == 1
@@ -42,7 +42,7 @@ def test_rgb_and_labels_layers_are_left_out_with_a_reason(viewer, make_widget):
 def test_axes_are_validated_as_you_type(viewer, make_widget, notes):
     viewer.add_image(noisy((8, 32, 32)), name="stack")
     widget = make_widget()
-    assert widget.form.axes.value == "ZYX" and widget.form.axes.native.styleSheet() == ""
+    assert widget.form.axes.value == "TYX" and widget.form.axes.native.styleSheet() == ""
 
     widget.form.axes.value = "YX"
     assert "border" in widget.form.axes.native.styleSheet()

@@ -7,7 +7,8 @@ from dataclasses import replace
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 
 from ..core.config import DEVICES, METHODS, NOISE_MODELS, TrainConfig
-from ..core.data import choose_three_d, guess_axes, validate_axes
+from ..core.data import choose_three_d, validate_axes
+from ._axes import layer_axes
 from ..core.device import choose_device
 from ._layers import layer_data, layer_scale
 
@@ -73,6 +74,8 @@ class SettingsForm:
         self.skipped = note()
         self.axes = LineEdit(label="Axes", tooltip=AXES_TIP)
         self.axes.native.setPlaceholderText("e.g. YX, ZYX, TYX, CYX")
+        self.axes_hint = note()  # where the axes came from; for a guess, what it assumed
+        self._found = ("", "")  # (axes, hint) found for the chosen layer
         self.z_mode = ComboBox(choices=list(Z_MODES), tooltip="Z stacks: train with 3D patches, or each Z "
                                "plane as a 2D image. 'auto' follows the voxel size (the layer's scale).")
         self.z_hint = note()
@@ -97,7 +100,7 @@ class SettingsForm:
         for container in (self.z_row, noise_row := _row("Noise", self.noise, Label(value="σ"), self.sigma),
                           duration_row := _row("Train for", self.duration, self.unit)):
             container.margins = (0, 0, 0, 0)
-        self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.z_row, self.channels,
+        self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.axes_hint, self.z_row, self.channels,
                                         self.method, self.second, self.repeats, noise_row, duration_row])
 
         self.patch_size = _auto(SpinBox(label="Patch size", max=1024, step=8),
@@ -147,12 +150,8 @@ class SettingsForm:
     def _on_image_changed(self, layer) -> None:
         self._watch_scale(layer)
         self._update_enabled()
-        axes = ""
-        if layer is not None:
-            try:
-                axes = guess_axes(layer_data(layer).shape, tuple(layer.scale))
-            except ValueError:
-                pass
+        self._found = layer_axes(layer) if layer is not None else ("", "")
+        axes = self._found[0]
         if axes == self.axes.value:
             self._on_axes_edited(axes)
         self.axes.value = axes
@@ -170,6 +169,8 @@ class SettingsForm:
         self.axes.native.setStyleSheet(ERROR_STYLE if problem else "")
         self.axes.tooltip = problem or AXES_TIP
         has_c = problem is None and "C" in text.upper()
+        hint = self._found[1] if text.upper().strip() == self._found[0] else ""
+        self.axes_hint.value, self.axes_hint.visible = hint, bool(hint)
         self.channels.visible = self.channels.enabled = has_c
         self.show_z_choice()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
-from ..core.data import guess_axes
-from ._layers import layer_data, layer_scale
+from ._axes import known_axes, layer_axes
+from ._layers import layer_data
 
 
 def confirm(parent, question: str) -> bool:
@@ -53,14 +53,16 @@ def load(folder: str, device: str):
 
 
 def apply_axes(model, layer, form) -> str:
-    """The axes to apply `model` to `layer` with: the form's (for its own image), the model's
-    (same number of axes), else a guess."""
+    """The axes to apply `model` to `layer` with: the form's (for its own image), what the layer
+    says (axis labels, metadata), the model's (same number of axes), else a guess."""
     image = layer_data(layer)
     if layer is form.image.value and form.axes_problem(form.axes.value) is None:
         return form.axes.value.upper().strip()
+    if known := known_axes(layer):
+        return known[0]
     if len(model.spec.axes) == image.ndim:
         return model.spec.axes
-    return guess_axes(image.shape, layer_scale(layer)) if 2 <= image.ndim <= 6 else ""
+    return layer_axes(layer)[0]
 
 
 _export_answers: dict = {}  # the author, license (and last folder) asked for, kept for the session

@@ -28,7 +28,7 @@ def provenance(result: Result, source, axes: str, model_folder: str = "") -> dic
 def add_result(viewer, result: Result, source, axes: str = "", model_folder: str = "") -> list:
     """Add the denoised layer (and HQ-SSL's uncertainty) where `source` lies; return them."""
     placement = dict(scale=source.scale, translate=source.translate, rotate=source.rotate,
-                     shear=source.shear, affine=source.affine)
+                     shear=source.shear, affine=source.affine, axis_labels=source.axis_labels)
     made = provenance(result, source, axes, model_folder)
     name = result_name(viewer, source, result.method, result.steps)
     layers = [viewer.add_image(result.denoised, name=name, colormap=source.colormap,

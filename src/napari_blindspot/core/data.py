@@ -21,20 +21,21 @@ SAMPLE_AXES = "ST"
 def guess_axes(shape: tuple[int, ...], scale: tuple[float, ...] | None = None) -> str:
     """A sensible axes string for an array of this shape (napari layer order: last two are YX).
 
-    A leading axis of at most 4 entries is read as channels (CYX, CZYX), a longer one as Z or
-    T; a guess the user can always correct. `scale` (one spacing per axis, as napari's
-    ``layer.scale``) settles the short-axis case: channels have no physical spacing, so a
-    leading axis whose scale is not 1 is a short Z stack (ZYX) or a time series of stacks
-    (TZYX), not channels.
+    A leading axis of at most 4 entries is read as channels (CYX, CZYX), a longer one of a 3D
+    array as frames (TYX): an axis nothing tells us about is a set of samples, never Z, since
+    training a time-lapse as a volume mixes frames. `scale` (one spacing per axis, as napari's
+    ``layer.scale``) is that knowledge: channels and unknown axes have no physical spacing, so a
+    leading axis whose scale is not 1 is Z (ZYX) or time over stacks (TZYX). A guess the user
+    can always correct.
     """
     ndim = len(shape)
     spaced = scale is not None and len(scale) == ndim and ndim > 2 and float(scale[0]) != 1.0
     if ndim == 2:
         return "YX"
     if ndim == 3:
-        if shape[0] <= 4 and min(shape[1:]) > 32 and not spaced:
-            return "CYX"
-        return "ZYX"
+        if spaced:
+            return "ZYX"
+        return "CYX" if shape[0] <= 4 and min(shape[1:]) > 32 else "TYX"
     if ndim == 4:
         return "CZYX" if shape[0] <= 4 and not spaced else "TZYX"
     if ndim == 5:
@@ -98,6 +99,17 @@ def choose_three_d(axes: str, shape: tuple[int, ...], scale: tuple[float, ...] |
         return False, (f"{spacing}, but 3D training is ~9x slower per voxel on the CPU: trained slice "
                        "by slice in 2D (choose 3D for long runs)")
     return True, f"{spacing}: trained in 3D"
+
+
+AXIS_NAMES = {"t": "T", "time": "T", "c": "C", "ch": "C", "channel": "C", "channels": "C", "z": "Z",
+              "y": "Y", "x": "X", "s": "S", "sample": "S", "samples": "S"}  # napari / xarray / OME names
+
+
+def axes_from_names(names) -> str | None:
+    """Our axes for axis names such as napari's ``("t", "y", "x")``; None when any name means
+    nothing to us (napari's default "-3", "-2", "-1") or a letter repeats."""
+    axes = "".join(AXIS_NAMES.get(str(name).strip().lower(), "?") for name in names)
+    return axes if axes and "?" not in axes and len(set(axes)) == len(axes) else None
 
 
 def validate_axes(axes: str, shape: tuple[int, ...]) -> str:
