@@ -29,7 +29,7 @@ def notes(monkeypatch):
 @pytest.fixture(autouse=True)
 def answer_yes(monkeypatch):
     """Questions (train over an unsaved model, replace a saved one) are answered yes, not shown."""
-    monkeypatch.setattr(_models, "confirm", lambda parent, question: True)
+    monkeypatch.setattr(_models, "confirm", lambda parent, question, action="Discard": True)
 
 
 @pytest.fixture

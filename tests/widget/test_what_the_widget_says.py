@@ -48,7 +48,7 @@ def test_a_fresh_dock_trains_on_a_raw_layer_and_applies_to_one(viewer, make_widg
 
 def _ask(monkeypatch, answer: bool) -> list:
     asked = []
-    monkeypatch.setattr(_models, "confirm", lambda parent, question: asked.append(question) or answer)
+    monkeypatch.setattr(_models, "confirm", lambda parent, question, action="Discard": asked.append(question) or answer)
     return asked
 
 

@@ -21,7 +21,7 @@ from ._form import SettingsForm, on_gpu
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
 from ._model_actions import ModelActions
-from ._lifecycle import Job, Resources, gc_freeze, gc_thaw
+from ._lifecycle import Job, Resources, ask_before_the_x, gc_freeze, gc_thaw
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
@@ -290,7 +290,7 @@ class DenoiseWidget(ModelActions, QWidget):
         if event.type() == QEvent.Type.ParentChange:
             if self.parent() is not None:
                 self._docked = True
+                ask_before_the_x(self, lambda: self._may_discard_model("Close the denoising dock"))
             elif getattr(self, "_docked", False):
                 self._res.release()
         return super().event(event)
-

@@ -29,6 +29,25 @@ def gc_thaw() -> None:
         gc.unfreeze()
 
 
+def ask_before_the_x(widget, may_close) -> None:
+    """Make napari's title-bar "x" of the dock holding `widget` ask first, as closing does: the
+    button calls its dock's `destroyOnClose()` (napari 0.9), looked up on each click, so the
+    dock's own one answers. A napari without it keeps its "x" (closing then releases, unasked)."""
+    dock = widget.parent()
+    while dock is not None and not hasattr(dock, "destroyOnClose"):
+        dock = dock.parent()
+    destroy = getattr(dock, "destroyOnClose", None)
+    if not callable(destroy) or getattr(destroy, "asks", False):
+        return
+
+    def destroy_on_close():
+        if may_close():
+            destroy()
+
+    destroy_on_close.asks = True
+    dock.destroyOnClose = destroy_on_close
+
+
 @dataclass
 class Job:
     """A training run or a model being applied."""

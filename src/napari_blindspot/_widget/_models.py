@@ -11,10 +11,14 @@ from ._axes import known_axes, layer_axes
 from ._layers import layer_data
 
 
-def confirm(parent, question: str) -> bool:
-    """Ask before anything is lost (tests replace this function)."""
-    answer = QMessageBox.question(parent, "napari-blindspot", question)
-    return answer == QMessageBox.StandardButton.Yes
+def confirm(parent, question: str, action: str = "Discard") -> bool:
+    """Ask before anything is lost: `action` (what is done to it, e.g. "Discard") or Cancel, the
+    default; True for `action` (tests replace this function)."""
+    box = QMessageBox(QMessageBox.Icon.Question, "napari-blindspot", question, parent=parent)
+    chosen = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+    box.exec()
+    return box.clickedButton() is chosen
 
 
 def may_discard(parent, model, saved: bool, doing: str) -> bool:
@@ -28,7 +32,7 @@ def may_discard(parent, model, saved: bool, doing: str) -> bool:
 def save(parent, model, folder: str) -> bool:
     """Save `model` to `folder`, asking before it replaces a model there; True when saved."""
     replacing = (Path(folder) / "config.json").exists()
-    if replacing and not confirm(parent, f"Replace the model saved in {folder}?"):
+    if replacing and not confirm(parent, f"Replace the model saved in {folder}?", "Replace"):
         return False
     try:
         model.save(folder, overwrite=replacing)
