@@ -7,7 +7,8 @@ Targets (issue 5): first preview <= 5 s after pressing Train; longest event-loop
 < 100 ms (a QTimer at 10 ms records the gaps between its ticks); previews cost <= 10% of
 training throughput (steps/s with previews on vs off, same widget, same settings, alternated).
 Stalls are counted from the end of Train's click handler (which adds the transparent preview layer
-and starts the worker; timed apart) to the end of training.
+and starts the worker; timed apart) to the end of training, and, for the whole flow, on to the
+result layers (the preview layer becomes the result; HQ-SSL's uncertainty is added a turn later).
 Prints a markdown table for docs/benchmarks.md and records every run, the summary, the load
 and the machine's speed in benchmarks/results/widget_latency.json (merged by method and time).
 """
@@ -41,7 +42,7 @@ def main() -> None:
     from napari_blindspot.simulate import simulate_fluorescence
     from napari_blindspot._widget import DenoiseWidget, _jobs, _models
 
-    _models.confirm = lambda parent, question: True  # a script answers yes to "replace the unsaved model?"
+    _models.confirm = lambda parent, question, action="Discard": True  # a script answers yes to "replace the unsaved model?"
 
     image = simulate_fluorescence((512, 512), seed=0)[0]
     viewer = napari.Viewer(title="widget latency")
@@ -145,7 +146,9 @@ def main() -> None:
     print(f"| the same, besides the gap in which the first preview is shown (ms) | {1000 * stall_besides:.0f} | |")
     over = sum(r["gaps_over_100ms"] for r in [cold] + on + off)
     print(f"| timer gaps of 100 ms or more while training, all runs | {over} of {sum(r['gaps'] for r in [cold] + on + off)} | |")
-    print(f"| longest stall incl. adding the result layer (ms) | {1000 * stall_all:.0f} | |")
+    stall_flow = max(r["stall_all"] for r in [cold] + on)  # the widget always previews
+    print(f"| longest stall from Train's handler to the result layers, runs with previews (ms) | {1000 * stall_flow:.0f} | < 100 |")
+    print(f"| the same, all runs (without previews the result is a layer added, not the preview's) (ms) | {1000 * stall_all:.0f} | |")
     click = max(r["click_handler"] for r in [cold] + on + off)
     print(f"| Train's click handler, before training starts (ms), worst run | {1000 * click:.0f} | |")
     print(f"| training steps/s, previews on | {rate_on:.2f} | |")
@@ -154,7 +157,7 @@ def main() -> None:
     print(f"| training time the worker spent computing previews | {share:.1f}% | |")
     summary = dict(first_preview_s=[cold["first_preview"], first], stall_ms=1000 * stall,
                    stall_besides_first_preview_ms=1000 * stall_besides, gaps_over_100ms=over,
-                   stall_with_result_ms=1000 * stall_all, click_handler_ms=1000 * click,
+                   stall_with_result_ms=1000 * stall_all, stall_flow_with_previews_ms=1000 * stall_flow, click_handler_ms=1000 * click,
                    steps_per_s_on=rate_on, steps_per_s_off=rate_off, preview_cost_pooled_pct=cost,
                    preview_cost_pairs_median_pct=100 * np.median(pairs), preview_share_pct=share)
     merge_results(args.out, f"{args.method} {time.strftime('%Y-%m-%d %H:%M')}",

@@ -25,7 +25,7 @@ from ._lifecycle import Job, Resources, ask_before_the_x, gc_freeze, gc_thaw
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
-from ._results import add_result, describe_model, done_text
+from ._results import add_result, add_uncertainty, describe_model, done_text
 
 
 class DenoiseWidget(ModelActions, QWidget):
@@ -45,6 +45,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self.model_folder = ""  # where the current model was saved or loaded from
         self.results = []  # the layers the current model made last
         self._step_offset = 0  # steps the model had before this run
+        self._pending = None  # HQ-SSL's uncertainty layer, still to be added
         self._res = Resources()
         self.preview = PreviewLayer(self.viewer)
         # injectable for tests: (title) -> folder path, "" when cancelled
@@ -202,14 +203,23 @@ class DenoiseWidget(ModelActions, QWidget):
             self.controls.status("Denoising the whole image…" if job.kind == "train" else f"Denoising '{job.source.name}'…", 0, 0)
         elif isinstance(event, _jobs.Result):
             job.finished_with_result, job.phase = True, "done"
-            self.preview.remove()
-            self.results = add_result(self.viewer, event, job.source, job.axes, self.model_folder)
+            self.results = add_result(self.viewer, event, job.source, job.axes, self.model_folder,
+                                      reuse=self.preview.take(), uncertainty=False)
+            if event.uncertainty is not None:  # one layer add per turn of the event loop
+                self._pending = (event, job.source, self.results[0].name, job.axes, self.model_folder)
+                QTimer.singleShot(0, self._add_uncertainty)
             self.model = event.model
             gain = estimate_text(job.gain_db if job.kind == "train" else None)
             self.controls.status(done_text(event), 1, 1,
                                  detail=joined(gain, true_text(self.viewer, job.source, event.denoised)))
         else:
             self._on_progress(event, job)
+
+    def _add_uncertainty(self) -> None:
+        """HQ-SSL's uncertainty layer, added after the result (or when the job ends, if sooner)."""
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[1] in self.viewer.layers and not self._res.released:
+            self.results.append(add_uncertainty(self.viewer, *pending))
 
     def _on_progress(self, p, job: Job) -> None:
         """Steps count the model's whole history, in the bar as in the plot."""
@@ -237,6 +247,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self._ui_timer.stop()
         if job is None:  # released: the dock is closed, its layers are gone
             return
+        self._add_uncertainty()
         self.controls.loss_plot.flush(force=True)
         gc_thaw()
         job.source.events.name.disconnect(self.preview.rename)

@@ -86,6 +86,11 @@ class PreviewLayer:
         if layer is self.layer:
             self.layer = None
 
+    def take(self):
+        """Hand the layer over (to become the result): it is no longer the preview's."""
+        layer, self.layer, self.filled = self.layer, None, False
+        return layer if layer is not None and layer in self.viewer.layers else None
+
     def remove(self) -> None:
         layer, self.layer, self.filled = self.layer, None, False
         if layer is not None and layer in self.viewer.layers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._jobs import Result
 from ._layers import OURS
 
@@ -25,22 +27,43 @@ def provenance(result: Result, source, axes: str, model_folder: str = "") -> dic
             "model_folder": model_folder or None}
 
 
-def add_result(viewer, result: Result, source, axes: str = "", model_folder: str = "") -> list:
-    """Add the denoised layer (and HQ-SSL's uncertainty) where `source` lies; return them."""
-    placement = dict(scale=source.scale, translate=source.translate, rotate=source.rotate,
-                     shear=source.shear, affine=source.affine, axis_labels=source.axis_labels)
-    made = provenance(result, source, axes, model_folder)
+def add_result(viewer, result: Result, source, axes: str = "", model_folder: str = "", reuse=None,
+               uncertainty: bool = True) -> list:
+    """The denoised layer where `source` lies, made from `reuse` (the preview layer) when given,
+    and HQ-SSL's uncertainty layer (unless `uncertainty` is False); return them. Reusing the preview spares the UI thread
+    napari's removal of one layer (a full `gc.collect()`) and the adding of another
+    (docs/benchmarks.md, "Widget latency")."""
     name = result_name(viewer, source, result.method, result.steps)
-    layers = [viewer.add_image(result.denoised, name=name, colormap=source.colormap,
-                               contrast_limits=result.limits, metadata={OURS: {"kind": "result", **made}},
-                               **placement)]
-    if result.uncertainty is not None:
-        layers.append(viewer.add_image(
-            result.uncertainty, name=name.replace(f"[{result.method} denoised]", "[uncertainty]"),
-            colormap="magma", visible=False, contrast_limits=result.uncertainty_limits,
-            metadata={OURS: {"kind": "uncertainty", "units": "image", "means": UNCERTAINTY_NOTE, **made}},
-            **placement))
-    return layers
+    metadata = {OURS: {"kind": "result", **provenance(result, source, axes, model_folder)}}
+    if reuse is not None and reuse in viewer.layers:
+        reuse.translate = source.translate  # the preview was placed on its region
+        for key in ("rotate", "shear", "axis_labels"):  # the preview was made without them
+            if not np.array_equal(getattr(reuse, key), getattr(source, key)):
+                setattr(reuse, key, getattr(source, key))
+        reuse.data = result.denoised
+        reuse.contrast_limits = result.limits or reuse.contrast_limits
+        reuse.metadata, reuse.opacity, reuse.visible, reuse.name = metadata, 1.0, True, name
+        denoised = reuse
+    else:
+        denoised = viewer.add_image(result.denoised, name=name, colormap=source.colormap,
+                                    contrast_limits=result.limits, metadata=metadata, **_placement(source))
+    return [denoised] + ([] if result.uncertainty is None or not uncertainty else [add_uncertainty(viewer, result, source, name, axes,
+                                                                               model_folder)])
+
+
+def _placement(source) -> dict:
+    return dict(scale=source.scale, translate=source.translate, rotate=source.rotate, shear=source.shear,
+                affine=source.affine, axis_labels=source.axis_labels)
+
+
+def add_uncertainty(viewer, result: Result, source, name: str, axes: str = "", model_folder: str = ""):
+    """HQ-SSL's `<source> [uncertainty]` layer, hidden, beside the denoised layer `name`."""
+    made = provenance(result, source, axes, model_folder)
+    return viewer.add_image(
+        result.uncertainty, name=name.replace(f"[{result.method} denoised]", "[uncertainty]"),
+        colormap="magma", visible=False, contrast_limits=result.uncertainty_limits,
+        metadata={OURS: {"kind": "uncertainty", "units": "image", "means": UNCERTAINTY_NOTE, **made}},
+        **_placement(source))
 
 
 def done_text(result: Result) -> str:
