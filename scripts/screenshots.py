@@ -1,9 +1,11 @@
-"""Screenshots of the dock widget before, during (live preview) and after training.
+"""Screenshots of the dock widget before, during (live preview) and after training, on the 3D
+sample, and on a two-channel image.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py
 
-Writes docs/img/widget-before.png, widget-during.png, widget-after.png (the whole napari
-window, as a user sees it) for docs/getting-started.md and the README.
+Writes docs/img/widget-before.png, widget-during.png, widget-after.png, widget-3d.png and
+widget-channels.png (the whole napari window, as a user sees it) for docs/getting-started.md
+and the README.
 """
 
 from __future__ import annotations
@@ -56,12 +58,39 @@ def main() -> None:
     updates = []
     wait(app, until=lambda: widget.preview_shown)
     viewer.layers[preview].events.data.connect(lambda e: updates.append(time.monotonic()))
-    wait(app, until=lambda: len(updates) >= 3 or not widget.busy)
+    wait(app, until=lambda: (len(updates) >= 3 and "estimated" in widget.controls.status_label.text())
+         or not widget.busy)
     wait(app, 0.6)  # let the loss plot redraw
     shot("during")
     wait(app, until=lambda: not widget.busy)
     wait(app, 1.0)
     shot("after")
+
+    def fresh(sample=None, image=None, **kwargs) -> None:
+        widget.model_saved = True  # a script: nothing to ask about
+        viewer.layers.clear()
+        if sample:
+            viewer.open_sample("napari-blindspot", sample)
+        else:
+            viewer.add_image(image, **kwargs)
+        viewer.reset_view()
+        wait(app, 1.0)
+
+    fresh("fluorescence_3d")
+    widget.form.duration.value = int(args.seconds / 3)
+    widget.controls.train_button.click()
+    wait(app, until=lambda: not widget.busy)
+    viewer.dims.set_current_step(0, 24)
+    wait(app, 1.0)
+    shot("3d")
+
+    import numpy as np
+
+    from napari_blindspot.simulate import simulate_fluorescence
+
+    two = np.stack([simulate_fluorescence((384, 384), seed=s)[0] for s in (4, 5)])  # two stains, two fields
+    fresh(image=two, name="two stains", colormap="gray")
+    shot("channels")
     viewer.close()
 
 

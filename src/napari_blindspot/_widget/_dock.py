@@ -243,11 +243,13 @@ class DenoiseWidget(ModelActions, QWidget):
             self.controls.status(f"Denoising: tile {done} of {total}", done, total)
 
     def _on_finished(self) -> None:
+        if self._pending is not None:  # the uncertainty layer first, in a turn of its own
+            QTimer.singleShot(0, self._on_finished)
+            return
         job, self._res.job = self._res.job, None
         self._ui_timer.stop()
         if job is None:  # released: the dock is closed, its layers are gone
             return
-        self._add_uncertainty()
         self.controls.loss_plot.flush(force=True)
         gc_thaw()
         job.source.events.name.disconnect(self.preview.rename)
