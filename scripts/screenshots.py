@@ -90,6 +90,10 @@ def main() -> None:
 
     two = np.stack([simulate_fluorescence((384, 384), seed=s)[0] for s in (4, 5)])  # two stains, two fields
     fresh(image=two, name="two stains", colormap="gray")
+    widget.controls.train_button.click()
+    wait(app, until=lambda: not widget.busy)
+    viewer.dims.set_current_step(0, 1)
+    wait(app, 1.0)
     shot("channels")
     viewer.close()
 

@@ -61,3 +61,14 @@ def test_apply_takes_a_layers_own_axes_over_the_models(viewer, make_widget):
     other = viewer.add_image(noisy((6, 32, 32)), name="other")
     assert _models.apply_axes(Model(), frames, widget.form) == "TYX"  # the layer says so
     assert _models.apply_axes(Model(), other, widget.form) == "ZYX"  # nothing said: the model's
+
+
+def test_a_sample_opened_into_an_empty_viewer_trains_on_its_noisy_layer_not_the_hidden_clean_one(viewer, make_widget):
+    widget = make_widget()
+    for data, meta, _ in _sample_data.fluorescence_3d():  # the clean layer comes first, hidden
+        viewer.add_image(data, **meta)
+    assert widget.form.image.value.name == "fluorescence 3D" and widget.form.axes.value == "ZYX"
+    assert widget.controls.apply_picker.value.name == "fluorescence 3D"
+    widget.form.image.value = viewer.layers["fluorescence 3D [clean]"]  # a user's own choice stays
+    viewer.add_image(noisy((32, 32)), name="another")
+    assert widget.form.image.value.name == "fluorescence 3D [clean]"

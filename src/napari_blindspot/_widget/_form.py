@@ -78,8 +78,8 @@ class SettingsForm:
         self._found = ("", "")  # (axes, hint) found for the chosen layer
         self.z_mode = ComboBox(choices=list(Z_MODES), tooltip="Z stacks: train with 3D patches, or each Z "
                                "plane as a 2D image. 'auto' follows the voxel size (the layer's scale).")
-        self.z_hint = note()
-        self.z_row = _row("Z", self.z_mode, self.z_hint, horizontal=False)
+        self.z_hint = note()  # beside the form, not in the Z row: a nested row cut its lines off
+        self.z_row = _row("Z", self.z_mode)
         self.channels = ComboBox(label="Channels", choices=list(CHANNEL_MODES.items()), tooltip=CHANNELS_TIP)
         self.method = ComboBox(label="Method", choices=[(METHOD_LABELS.get(m, m), m) for m in METHODS],
                                tooltip="N2V: Noise2Void. N2V2: without checkerboard artefacts. HQ-SSL: "
@@ -100,7 +100,8 @@ class SettingsForm:
         for container in (self.z_row, noise_row := _row("Noise", self.noise, Label(value="σ"), self.sigma),
                           duration_row := _row("Train for", self.duration, self.unit)):
             container.margins = (0, 0, 0, 0)
-        self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.axes_hint, self.z_row, self.channels,
+        self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.axes_hint, self.z_row, self.z_hint,
+                                        self.channels,
                                         self.method, self.second, self.repeats, noise_row, duration_row])
 
         self.patch_size = _auto(SpinBox(label="Patch size", max=1024, step=8),
@@ -178,7 +179,7 @@ class SettingsForm:
         """The Z row shows only for axes with Z: the choice, and what 'auto' decides and why."""
         layer, axes = self.image.value, self.axes.value.upper().strip()
         has_z = layer is not None and "Z" in axes and self.axes_problem(axes) is None
-        self.z_mode.enabled = self.z_row.visible = has_z
+        self.z_mode.enabled = self.z_row.visible = self.z_hint.visible = has_z
         if not has_z:
             return
         _, reason = choose_three_d(axes, layer_data(layer).shape, layer_scale(layer), gpu=on_gpu(self.device.value))

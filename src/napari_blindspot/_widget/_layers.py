@@ -42,6 +42,7 @@ class LayerChoices:
     def __init__(self, viewer):
         self.viewer = viewer
         self.combos = []
+        self._picked = {}  # id(combo) -> the layer this class picked for it (not the user)
         self.on_change = lambda: None  # called after the layers changed
         viewer.layers.events.connect(self._on_layers_event)  # the list's own events and its layers'
 
@@ -71,9 +72,12 @@ class LayerChoices:
             layers = list(combo.choices)
             raw = [layer for layer in layers if not is_ours(layer)]
             shown = [layer for layer in raw if layer.visible]  # e.g. not a sample's hidden clean image
+            if chosen is self._picked.get(id(combo)) and chosen not in shown and shown:
+                chosen = None  # our own pick of a hidden layer (a sample's clean one, added first) gives way
             pick = chosen if chosen in layers else (shown or raw or layers or [None])[-1]
             if pick is not None:
                 combo.value = pick
+        self._picked[id(combo)] = pick if pick is not chosen else self._picked.get(id(combo))
         if pick is not chosen:
             combo.changed.emit(pick)
 
