@@ -115,9 +115,10 @@ def _format_noise(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
-def _predict(model, image, axes, args, run_on=None):
+def _predict(model, image, axes, args, run_on=None, second=None):
     """Predict into OUTPUT (and --uncertainty), atomically. `run_on(outputs, progress)`
-    replaces the local prediction (the cluster path)."""
+    replaces the local prediction (the cluster path); with `second` (N2N's --target), OUTPUT is
+    the mean of both denoised recordings."""
     from tqdm import tqdm
 
     from .io import atomic_output
@@ -135,7 +136,7 @@ def _predict(model, image, axes, args, run_on=None):
                 run_on(outputs, progress)
             else:
                 model.predict(image, axes, tile=args.tile, out=tuple(outputs), return_uncertainty=len(outputs) == 2,
-                              progress=progress)
+                              progress=progress, second=second, tta=args.tta)
 
         with atomic_output(args.output, image.shape, overwrite=args.overwrite) as out:
             if uncertainty:
@@ -205,7 +206,7 @@ def _run(args) -> None:
 
             def run_on(outputs, progress):
                 predict_on_cluster(args.model_dir, args.input, outputs, axes, args.tile, args.scheduler,
-                                   progress=progress, series=args.series)
+                                   progress=progress, series=args.series, tta=args.tta)
         _predict(model, image, axes, args, run_on)
         return
     image = read_image(args.input, args.series)
@@ -217,7 +218,7 @@ def _run(args) -> None:
     if model_dir:
         run.model.save(model_dir, overwrite=args.overwrite)
     if output:
-        _predict(run.model, image, run.config.axes, args)
+        _predict(run.model, image, run.config.axes, args, second=run.second)
     if args.report:
         _write_report(args.report, run, final)
 

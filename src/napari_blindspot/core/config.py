@@ -123,3 +123,12 @@ def validate_image(image) -> None:
         raise ValueError(f"images must have 2 to 6 dimensions (axes from S, T, C, Z, Y, X), got shape {tuple(shape)}")
     if 0 in shape:
         raise ValueError(f"the image is empty (shape {tuple(shape)})")
+
+
+def validate_second(second, image):
+    """N2N's second recording: an image like `image`, of the same shape."""
+    validate_image(second)
+    if tuple(second.shape) != tuple(image.shape):
+        raise ValueError(f"the second recording has shape {tuple(second.shape)} and the first "
+                         f"{tuple(image.shape)}: N2N needs two recordings of the same field, alike in shape")
+    return second

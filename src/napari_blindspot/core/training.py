@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .config import MIN_SIDE, TrainConfig, validate_image
+from .config import MIN_SIDE, TrainConfig, validate_image, validate_second
 from .data import StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
 from .defaults import Settings, settings
 from .device import choose_device, torch_threads
@@ -90,6 +90,7 @@ class TrainingRun:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
         self.pairs = _pairs(config, image, target, self.view)
+        self.second = target  # N2N's second recording: the result denoises both (Model.predict)
         self.settings = settings(config, self.view.spatial_shape, self.device, self.view.channels)
         if model is None:
             self.model = _new_model(config, self.view, self.settings, image.dtype, self.device)
@@ -238,10 +239,7 @@ def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
             raise ValueError("N2N needs a second recording of the same field (target=..., --target) "
                              "or a stack whose frames are repeats (frames_are_repeats=True)")
         return Pairs.of_frames(view)
-    validate_image(target)
-    if tuple(target.shape) != tuple(image.shape):
-        raise ValueError(f"the second recording has shape {tuple(target.shape)} and the first "
-                         f"{tuple(image.shape)}: N2N needs two recordings of the same field, alike in shape")
+    validate_second(target, image)
     return Pairs(StackView.of(target, config.axes, three_d=view.spatial_ndim == 3))
 
 
