@@ -138,3 +138,13 @@ def test_a_foreign_tiff_still_opens_with_our_reader(viewer, tmp_path):
     tifffile.imwrite(tmp_path / "foreign.tif", data)
     [layer] = viewer.open(str(tmp_path / "foreign.tif"), plugin="napari-blindspot")
     assert np.array_equal(layer.data, data) and OURS not in layer.metadata and layer.name == "foreign"
+
+
+def test_removing_every_layer_with_n2n_chosen_is_no_error(viewer, make_widget):
+    _, first, second = pair()
+    viewer.add_image(first, name="field (1)")
+    viewer.add_image(second, name="field (2)")
+    widget = make_widget(steps=5)
+    widget.form.method.value = "n2n"
+    viewer.layers.clear()  # e.g. closing the viewer: the pickers empty, nothing to propose
+    assert widget.form.image.value is None and widget.form.second.value is None
