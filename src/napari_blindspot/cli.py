@@ -138,12 +138,23 @@ def _predict(model, image, axes, args, run_on=None, second=None):
                 model.predict(image, axes, tile=args.tile, out=tuple(outputs), return_uncertainty=len(outputs) == 2,
                               progress=progress, second=second, tta=args.tta)
 
-        with atomic_output(args.output, image.shape, overwrite=args.overwrite) as out:
+        made = _provenance(model, axes, args, image.ndim)
+        with atomic_output(args.output, image.shape, overwrite=args.overwrite, metadata=made("result")) as out:
             if uncertainty:
-                with atomic_output(uncertainty, image.shape, overwrite=args.overwrite) as std:
+                with atomic_output(uncertainty, image.shape, overwrite=args.overwrite,
+                                   metadata=made("uncertainty")) as std:
                     run([out, std])
             else:
                 run([out])
+
+
+def _provenance(model, axes: str, args, ndim: int):
+    """The record a TIFF output carries (docs/getting-started.md, "Provenance"), by kind of output."""
+    from ._provenance import record, tiff_metadata
+
+    folder = args.model_dir if args.command == "predict" else getattr(args, "save_model", None)
+    made = record(model, axes, Path(args.input).resolve(), Path(folder).resolve() if folder else None)
+    return lambda kind: tiff_metadata(ndim, {"kind": kind, **made})
 
 
 def _export(args) -> None:

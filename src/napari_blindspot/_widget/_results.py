@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._provenance import record
 from ._jobs import Result
 from ._layers import OURS
 
@@ -16,13 +17,9 @@ def result_name(viewer, source, method: str, steps: int) -> str:
 
 
 def provenance(result: Result, source, axes: str, model_folder: str = "") -> dict:
-    """How a result was made, kept in its layer's metadata: method, axes, training, the learned
-    noise, the held-out estimate of its quality, and where the model is saved (if it is)."""
-    history = result.model.spec.history
-    return {"method": result.method, "axes": axes, "steps": result.steps, "seconds": round(result.seconds, 1),
-            "noise": result.model.spec.noise_params, "best_step": history.get("best_step"),
-            "estimated_psnr_gain_db": history.get("estimated_psnr_gain_db"), "source": source.name,
-            "model_folder": model_folder or None}
+    """How a result was made, kept in its layer's metadata (and in a TIFF saved with our writer)."""
+    return record(result.model, axes, source.name, model_folder or None, steps=result.steps,
+                  seconds=result.seconds, method=result.method)
 
 
 def add_result(viewer, result: Result, source, axes: str = "", model_folder: str = "") -> list:
