@@ -126,8 +126,9 @@ class TrainingRun:
 
     def _train(self):
         cfg, model, watch = self.config, self.model, self._stopwatch
-        sampler = PatchSampler(self.view, model.spec.normalisation, self.settings.patch, seed=cfg.seed,
-                               pairs=self.pairs)
+        context = _context(cfg.patch_context, self.settings.patch, self.view.spatial_shape)
+        sampler = PatchSampler(self.view, model.spec.normalisation, tuple(p + 2 * context for p in self.settings.patch),
+                               seed=cfg.seed, pairs=self.pairs)
         generator = torch.Generator().manual_seed(cfg.seed)
         if self._fresh_noise_model:  # start the noise parameters near the truth, not at a guess
             model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
@@ -143,7 +144,7 @@ class TrainingRun:
         while (fraction := schedule.fraction(count, time.perf_counter() - start)) < 1 and not self._stop.is_set():
             schedule.set_lr(optimiser, fraction)
             with watch.time("data"):
-                x, held = (torch.from_numpy(a).to(self.device) for a in sampler.batch_and_heldout(self.settings.batch))
+                x, held = (torch.from_numpy(a).to(self.device) for a in _with_context(sampler.batch_and_heldout(self.settings.batch), context))
                 x = x.contiguous(memory_format=model.memory_format)
                 inputs, target, coords = blind_spot_input(model, x, generator, cfg.mask_percent, held)
             with watch.time("network"):
@@ -226,6 +227,23 @@ class TrainingRun:
     def _preview(self):
         region = self._preview_region or central_region(self.image.shape, self.config.axes)
         return region, preview_of(self.model, self.image, self.config.axes, region)
+
+
+def _context(wanted: int, patch: tuple[int, ...], spatial: tuple[int, ...]) -> int:
+    """Context pixels on each side of a patch: as many as asked, as far as the image allows."""
+    return max(0, min([wanted] + [(s - p) // 2 for p, s in zip(patch, spatial)]))
+
+
+def _with_context(batch: tuple[np.ndarray, np.ndarray], context: int) -> tuple[np.ndarray, np.ndarray]:
+    """The patches' outer `context` pixels are marked held out: seen, never a target, so the
+    network learns from real surroundings instead of padding at the patch's edge."""
+    patches, held = batch
+    if context:
+        inner = (slice(None), slice(None)) + (slice(context, -context),) * (held.ndim - 2)
+        edge = np.ones_like(held)
+        edge[inner] = False
+        held = held | edge
+    return patches, held
 
 
 def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
