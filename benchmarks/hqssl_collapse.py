@@ -1,6 +1,6 @@
 """Why a deep, wide HQ-SSL network degrades on one image: the hypotheses of issue 14.
 
-    .venv/bin/python benchmarks/hqssl_collapse.py --steps 300 --every 25 [--depth 5]
+    .venv/bin/python benchmarks/hqssl_collapse.py --steps 300 --every 25 [--depth 5] [--context 32]
 
 Trains the reference widths (48/96) on 64-px patches of a camera crop with Gaussian noise
 (sigma 25) and, every `--every` steps, records:
@@ -34,12 +34,14 @@ def main():
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--context", type=int, default=0, help="patch_context: pixels of context around each patch")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "hqssl_collapse.json")
     args = ap.parse_args()
     clean = data.camera().astype(np.float32)[:args.size, 128:128 + args.size]
     noisy = clean + np.random.default_rng(0).normal(0, 25, clean.shape).astype(np.float32)
     config = nb.TrainConfig(method="hqssl", axes="YX", steps=args.steps, time_budget_s=None, noise="gaussian",
                             network_preset="reference", depth=args.depth, patch_size=64, batch_size=4,
-                            preview_every_s=None, seed=0)
+                            preview_every_s=None, seed=0, patch_context=args.context)
     run = nb.train(noisy, config)
     rows, start = [], time.perf_counter()
     for event in run:
@@ -60,8 +62,7 @@ def main():
         row["psnr_noisy"] = psnr(noisy, clean)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    out = Path(__file__).parent / "results" / "hqssl_collapse.json"
-    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    args.out.write_text(json.dumps({"args": {**vars(args), "out": str(args.out)}, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ class Case:
     noise: str  # human-readable description
     params: dict  # true noise parameters: sigma, or gain and read_sigma (same units as images)
     data_range: float  # for PSNR
+    axes: str = "YX"
 
 
 def psnr(clean: np.ndarray, estimate: np.ndarray, data_range: float) -> float:
@@ -81,6 +82,37 @@ def cases(names: list[str] | None = None, draw: int = 0) -> list[Case]:
     if unknown:
         raise ValueError(f"unknown case(s) {sorted(unknown)}: choose from {', '.join(makers)}")
     return [make() for name, make in makers.items() if names is None or name in names]
+
+
+STACK_CASE = "retina_pan16_g25"
+
+
+def stack_case(frames: int = 16, side: int = 256, step: int = 6, sigma: float = 25.0, seed: int = 6) -> Case:
+    """A slowly moving real scene: `frames` crops of the retina fundus image (green channel,
+    where its vessels show, stretched to 10..245), each `step` pixels further down and right,
+    Gaussian noise; axes TYX."""
+    green = data.retina()[..., 1].astype(np.float32)
+    y0 = x0 = (green.shape[0] - side - step * frames) // 2
+    clean = np.stack([green[y0 + k * step : y0 + k * step + side, x0 + k * step : x0 + k * step + side]
+                      for k in range(frames)])
+    low, high = clean.min(), clean.max()
+    clean = (10 + 235 * (clean - low) / (high - low)).astype(np.float32)  # the 0..255 scale, as the others
+    noisy = clean + np.random.default_rng(seed).normal(0, sigma, clean.shape).astype(np.float32)
+    return Case(STACK_CASE, clean, noisy, f"Gaussian sigma={sigma}, {frames} frames", {"sigma": sigma}, 255.0, "TYX")
+
+
+def psnr_planes(clean: np.ndarray, estimate: np.ndarray, data_range: float) -> float:
+    """The mean over planes (the first axis) of each plane's PSNR."""
+    return float(np.mean([psnr(c, e, data_range) for c, e in zip(clean, estimate)]))
+
+
+def case_named(name: str) -> Case:
+    return stack_case() if name == STACK_CASE else cases([name])[0]
+
+
+def score(case: Case, estimate: np.ndarray) -> float:
+    """PSNR for a 2D case, the mean per-plane PSNR for the stack."""
+    return psnr_planes(case.clean, estimate, case.data_range) if case.clean.ndim == 3 else psnr(case.clean, estimate, case.data_range)
 
 
 if __name__ == "__main__":

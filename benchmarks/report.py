@@ -100,12 +100,34 @@ def _noise(run: dict) -> str:
     return ""
 
 
+def curves_table(curves: dict, baselines: dict) -> list[str]:
+    """PSNR along each run (one view), its end with the package's views, the best point, and the
+    held-out estimate beside the truth; beside NLM, BM3D (and BM4D on the stack)."""
+    runs = [r for r in curves.values() if isinstance(r, dict) and "points" in r]
+    stops = sorted({p["at_s"] for r in runs for p in r["points"]})
+    rows = ["| case | method | " + " | ".join(f"{t:g} s" for t in stops) + " | end, views | end - best "
+            "| estimated / true gain | steps/s |", "|---|---|" + "---|" * (len(stops) + 4)]
+    for case in dict.fromkeys(r["case"] for r in runs):
+        for run in (r for r in runs if r["case"] == case):
+            at = {p["at_s"]: p["psnr_db"] for p in run["points"]}
+            best = max(at.values())
+            rows.append(f"| {case} | {LABELS.get(run['method'], run['method'])} | "
+                        + " | ".join(f"{at[t]:.2f}" if t in at else "" for t in stops)
+                        + f" | {run['psnr_db']:.2f} | {run['psnr_one_view_db'] - best:+.2f} | "
+                        f"{run['estimated_gain_db']:.2f} / {run['true_gain_one_view_db']:.2f} | {run['steps_per_s']} |")
+        classical = ", ".join(f"{name.upper()} {baselines[f'{case}/{name}']['psnr_db']:.2f}"
+                              for name in ("nlm", "bm3d", "bm4d") if f"{case}/{name}" in baselines)
+        rows.append(f"| {case} | {classical} |" + " |" * (len(stops) + 4))
+    return rows
+
+
 def main() -> None:
     methods, baselines, careamics = _runs("methods"), _runs("baselines"), _runs("careamics")
     for title, rows in (("Classical baselines", baselines_table(baselines)),
                         ("Our methods at fixed budgets (PSNR dB)", methods_table(methods, baselines)),
                         ("careamics peer", careamics_table(careamics, methods)),
-                        ("HQ-SSL targets", hqssl_targets(methods, baselines))):
+                        ("HQ-SSL targets", hqssl_targets(methods, baselines)),
+                        ("PSNR against training seconds", curves_table(_runs("curves"), baselines))):
         print(f"### {title}\n")
         print("\n".join(rows) + "\n")
 

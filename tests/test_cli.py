@@ -44,6 +44,20 @@ def test_train_then_predict_equals_denoise_with_save_model(tmp_path, image):
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
+def test_predict_averages_views_unless_no_tta(tmp_path, image):
+    from napari_blindspot import load_model
+
+    src = tmp_path / "in.npy"
+    np.save(src, image)
+    assert main(["train", str(src), str(tmp_path / "m"), *FAST]) == 0
+    model = load_model(tmp_path / "m")
+    for flag, tta in ([], True), (["--no-tta"], False):
+        out = tmp_path / f"out{tta}.npy"
+        assert main(["predict", str(tmp_path / "m"), str(src), str(out), "--quiet", *flag]) == 0
+        np.testing.assert_allclose(np.load(out), model.predict(image, tta=tta), atol=1e-4)
+    assert not np.allclose(np.load(tmp_path / "outTrue.npy"), np.load(tmp_path / "outFalse.npy"), atol=1e-3)
+
+
 @pytest.mark.parametrize("args, message", [
     (["denoise", "missing.tif", "out.tif"], "does not exist"),
     (["denoise", "in.npy", "out.png"], "unsupported file type"),
@@ -107,11 +121,17 @@ def test_n2n_from_a_second_recording_with_a_report(tmp_path, image):
     np.save(tmp_path / "b.npy", image + np.random.default_rng(5).normal(0, 5, image.shape).astype(np.float32))
     report = tmp_path / "run.json"
     assert main(["denoise", str(tmp_path / "a.npy"), str(tmp_path / "out.npy"), "--method", "n2n",
-                 "--target", str(tmp_path / "b.npy"), "--report", str(report), *FAST]) == 0
+                 "--target", str(tmp_path / "b.npy"), "--report", str(report), "--save-model", str(tmp_path / "m"),
+                 *FAST]) == 0
     summary = json.loads(report.read_text())
     assert summary["method"] == "n2n" and summary["steps"] == 3
     assert {"seconds", "best_step", "heldout_loss", "estimated_psnr_gain_db", "noise"} <= set(summary)
     assert summary["best_step"] in (1, 2, 3) and np.isfinite(summary["estimated_psnr_gain_db"])
+    from napari_blindspot import load_model
+
+    model = load_model(tmp_path / "m")  # the output is the mean of both recordings, denoised
+    both = model.predict(np.load(tmp_path / "a.npy"), second=np.load(tmp_path / "b.npy"))
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), both, atol=1e-4)
 
 
 def test_a_second_recording_of_another_shape_is_refused(tmp_path, image, capsys):

@@ -173,8 +173,11 @@ def _reserve(path: Path, name: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, overwrite: bool = False):
+def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, overwrite: bool = False,
+                  metadata: dict | None = None):
     """Yield an array-like to fill; it becomes `path` only if the block completes.
+
+    `metadata`: JSON for a TIFF's description (tifffile's shaped metadata: the provenance).
 
     ``.zarr`` and ``.tif``/``.npy`` outputs are disk-backed (zarr store or memory map), so
     outputs larger than memory are fine. An existing `path` is replaced only under the rules
@@ -198,7 +201,9 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
         else:
             import tifffile
 
-            out = tifffile.memmap(target, shape=shape, dtype=dtype, bigtiff=True)
+            # minisblack: a stack of three or four planes is not a colour image
+            out = tifffile.memmap(target, shape=shape, dtype=dtype, bigtiff=True, photometric="minisblack",
+                                  metadata=metadata or {})
             _reserve(target, path)
         yield out
         if hasattr(out, "flush"):
@@ -262,6 +267,6 @@ def output_bytes(shape: tuple[int, ...], dtype=np.float32) -> int:
     return math.prod(shape) * np.dtype(dtype).itemsize
 
 
-def write_image(path, array: np.ndarray, overwrite: bool = False) -> None:
-    with atomic_output(path, array.shape, array.dtype, overwrite=overwrite) as out:
+def write_image(path, array: np.ndarray, overwrite: bool = False, metadata: dict | None = None) -> None:
+    with atomic_output(path, array.shape, array.dtype, overwrite=overwrite, metadata=metadata) as out:
         out[...] = array

@@ -121,9 +121,10 @@ def _format_noise(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
-def _predict(model, image, axes, args, run_on=None):
+def _predict(model, image, axes, args, run_on=None, second=None):
     """Predict into OUTPUT (and --uncertainty), atomically. `run_on(outputs, progress)`
-    replaces the local prediction (the cluster path)."""
+    replaces the local prediction (the cluster path); with `second` (N2N's --target), OUTPUT is
+    the mean of both denoised recordings."""
     from tqdm import tqdm
 
     from .io import atomic_output
@@ -141,14 +142,25 @@ def _predict(model, image, axes, args, run_on=None):
                 run_on(outputs, progress)
             else:
                 model.predict(image, axes, tile=args.tile, out=tuple(outputs), return_uncertainty=len(outputs) == 2,
-                              progress=progress)
+                              progress=progress, second=second, tta=args.tta)
 
-        with atomic_output(args.output, image.shape, overwrite=args.overwrite) as out:
+        made = _provenance(model, axes, args, image.ndim)
+        with atomic_output(args.output, image.shape, overwrite=args.overwrite, metadata=made("result")) as out:
             if uncertainty:
-                with atomic_output(uncertainty, image.shape, overwrite=args.overwrite) as std:
+                with atomic_output(uncertainty, image.shape, overwrite=args.overwrite,
+                                   metadata=made("uncertainty")) as std:
                     run([out, std])
             else:
                 run([out])
+
+
+def _provenance(model, axes: str, args, ndim: int):
+    """The record a TIFF output carries (docs/getting-started.md, "Provenance"), by kind of output."""
+    from ._provenance import record, tiff_metadata
+
+    folder = args.model_dir if args.command == "predict" else getattr(args, "save_model", None)
+    made = record(model, axes, Path(args.input).resolve(), Path(folder).resolve() if folder else None)
+    return lambda kind: tiff_metadata(ndim, {"kind": kind, **made})
 
 
 def _export(args) -> None:
@@ -211,7 +223,7 @@ def _run(args) -> None:
 
             def run_on(outputs, progress):
                 predict_on_cluster(args.model_dir, args.input, outputs, axes, args.tile, args.scheduler,
-                                   progress=progress, series=args.series)
+                                   progress=progress, series=args.series, tta=args.tta)
         _predict(model, image, axes, args, run_on)
         return
     image = read_image(args.input, args.series)
@@ -223,7 +235,7 @@ def _run(args) -> None:
     if model_dir:
         run.model.save(model_dir, overwrite=args.overwrite)
     if output:
-        _predict(run.model, image, run.config.axes, args)
+        _predict(run.model, image, run.config.axes, args, second=run.second)
     if args.report:
         _write_report(args.report, run, final)
 

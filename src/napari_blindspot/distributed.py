@@ -26,12 +26,12 @@ def _worker_model(model_dir: str):
 
 
 def _worker_predict(model_dir: str, input_path: str, series, axes: str, tile, group: TileGroup,
-                    with_variance: bool):
+                    with_variance: bool, tta: bool = True):
     from .io import read_image
 
     model = _worker_model(model_dir)
     view, _, _ = model.tiling(read_image(input_path, series), axes, tile)
-    return predict_group(view, group, model.batch_predictor(with_variance))
+    return predict_group(view, group, model.batch_predictor(with_variance, tta))
 
 
 HANDSHAKE_TIMEOUT_S = 10.0  # a scheduler answers its identity at once; silence is a wrong address
@@ -70,7 +70,7 @@ def check_scheduler(address: str, timeout: float | None = None) -> None:
 
 def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, tile, scheduler: str,
                        batch_size: int = 4, in_flight: int | None = None, progress=None,
-                       series: int | None = None) -> None:
+                       series: int | None = None, tta: bool = True) -> None:
     """Predict `input_path` with the model in `model_dir` on the cluster at `scheduler`.
 
     `outputs`: one array-like in the input's layout (two with the uncertainty), e.g. zarr.
@@ -103,7 +103,7 @@ def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, t
 
         def submit(group: TileGroup):
             future = client.submit(_worker_predict, model_dir, input_path, series, axes, tile, group, with_variance,
-                                   pure=False)
+                                   tta, pure=False)
             group_of[future.key] = group
             return future
 

@@ -152,3 +152,25 @@ def test_n2n_loss_ignores_held_out_pixels():
     changed[0, 0, 2, 5] += 100
     assert float(step.loss(model, changed, inputs, None, held)) == pytest.approx(float(step.loss(model, target, inputs, None, held)))
     assert float(step.loss(model, changed, inputs, None)) != pytest.approx(float(step.loss(model, target, inputs, None)))
+
+
+def test_n2n_estimate_takes_the_noise_level_from_the_two_recordings():
+    """Photon noise (its level follows the signal, which a single-image estimate gets wrong):
+    the estimate of a neighbour-mean denoiser's error still matches the truth."""
+    from napari_blindspot.core.patches import Pairs
+
+    clean = 30 + 15 * _smooth_image()
+    rng = np.random.default_rng(3)
+    a, b = (rng.poisson(clean).astype(np.float32) for _ in range(2))
+    view = StackView.of(a, "YX")
+    norm = measure_normalisation(view)
+    validation = ValidationSet(view, norm, "n2n", seed=0, pairs=Pairs(StackView.of(b, "YX")))
+    net = _NeighbourMean()
+    quality = validation.evaluate(SimpleNamespace(net=net, method="n2n", memory_format=torch.contiguous_format))
+    held = validation.held.numpy()
+    z_clean = norm.apply(clean[None])[None]
+    out = net(torch.from_numpy(norm.apply(a[None]))[None]).numpy()
+    true_mse = float(((out - z_clean) ** 2)[held].mean())
+    true_var = float((clean / norm.std[0] ** 2)[held[0, 0]].mean())
+    assert quality.noise_var == pytest.approx(true_var, rel=0.1)
+    assert abs(quality.psnr_gain_db - 10 * np.log10(true_var / true_mse)) < 0.5

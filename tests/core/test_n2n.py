@@ -61,3 +61,18 @@ def test_n2n_inputs_that_cannot_work_are_refused_with_advice(kwargs, target, mes
     image = np.random.default_rng(0).normal(0, 1, (48, 48)).astype(np.float32)
     with pytest.raises(ValueError, match=message):
         nb.train(image, nb.TrainConfig(axes="YX", steps=1, time_budget_s=None, **kwargs), target=target)
+
+
+def test_two_recordings_give_the_mean_of_both_denoised():
+    clean = _field()
+    rng = np.random.default_rng(1)
+    a, b = (clean + rng.normal(0, 20, clean.shape).astype(np.float32) for _ in range(2))
+    run = nb.train(a, nb.TrainConfig(method="n2n", **SETTINGS), target=b)
+    for _ in run:
+        pass
+    both = run.model.predict(a, second=b)
+    first, second = run.model.predict(a), run.model.predict(b)
+    np.testing.assert_allclose(both, (first + second) / 2, atol=1e-4)
+    assert _psnr(both, clean) > _psnr(first, clean) + 0.5
+    with pytest.raises(ValueError, match="same field, alike in shape"):
+        run.model.predict(a, second=b[:-1])

@@ -72,3 +72,20 @@ def test_wrong_channel_count_is_refused(tiny_model):
     model, *_ = tiny_model
     with pytest.raises(ValueError, match="1 channel"):
         model.predict(np.zeros((3, 32, 32), np.float32), "CYX")
+
+
+def test_test_time_augmentation_averages_the_eight_dihedral_views(tiny_model):
+    model, image, clean = tiny_model
+    views = []
+    for turns in range(4):
+        for mirror in (False, True):
+            seen = np.rot90(image, turns, axes=(1, 2))
+            seen = seen[..., ::-1] if mirror else seen
+            out = model.predict(np.ascontiguousarray(seen), tta=False)
+            out = out[..., ::-1] if mirror else out
+            views.append(np.rot90(out, -turns, axes=(1, 2)))
+    assert np.abs(views[0] - views[3]).max() > 1.0  # the views differ, so the order matters
+    averaged = model.predict(image)
+    np.testing.assert_allclose(averaged, np.mean(views, axis=0), atol=1e-3)
+    single = model.predict(image, tta=False)
+    assert np.mean((averaged - clean) ** 2) < np.mean((single - clean) ** 2)

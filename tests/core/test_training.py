@@ -141,7 +141,7 @@ def test_a_scale_must_give_one_spacing_per_axis():
     (dict(method="care"), "unknown method"), (dict(noise="laplace"), "unknown noise"),
     (dict(time_budget_s=0), "positive"), (dict(time_budget_s=-3), "positive"),
     (dict(steps=0, time_budget_s=None), "positive integer"), (dict(patch_size=4), "too small"),
-    (dict(time_budget_s=None), "time budget or a number of steps"),
+    (dict(time_budget_s=None), "time budget or a number of steps"), (dict(patch_context=-1), "0 or more"),
 ])
 def test_bad_settings_are_refused_with_advice(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -187,3 +187,28 @@ def test_hqssl_network_preset_is_chosen_by_name_and_capped_by_the_patch(noisy_im
     assert run.settings.network == {"features": 48, "decoder_features": 96, "depth": 3, "groups": 1}
     with pytest.raises(ValueError, match="network preset"):
         TrainConfig(method="hqssl", network_preset="huge")
+
+
+@pytest.mark.parametrize("method", ["n2v", "hqssl"])
+def test_patch_context_is_read_but_never_a_target(noisy_image, tiny, method, monkeypatch):
+    """Patches are read `patch_context` pixels wider on each side, and that ring is held out."""
+    from napari_blindspot.core import training
+
+    seen = []
+    original = training.step
+
+    def recording_step(model, optimiser, amp, target, inputs, coords, held):
+        seen.append((tuple(inputs.shape), held.clone(), coords))
+        return original(model, optimiser, amp, target, inputs, coords, held)
+
+    monkeypatch.setattr(training, "step", recording_step)
+    run = nb.train(noisy_image[1], TrainConfig(method=method, axes="YX", patch_context=4, **tiny))
+    for _ in run:
+        pass
+    shape, held, coords = seen[0]
+    assert shape[-2:] == (24, 24)  # 16 + 2 x 4
+    ring = np.ones((24, 24), bool)
+    ring[4:-4, 4:-4] = False
+    assert held[:, 0, ring].all() and not held[:, 0, ~ring].all()
+    if coords is not None:  # N2V's masked targets all lie inside
+        assert not ring[coords[:, -2].numpy(), coords[:, -1].numpy()].any()

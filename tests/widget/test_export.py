@@ -68,3 +68,23 @@ def test_without_the_bmz_extra_export_says_what_to_install(trained, answers, mon
 
 def test_export_waits_for_a_model(viewer, make_widget):
     assert not make_widget(steps=3).controls.export_button.isEnabled()
+
+
+def test_a_question_shows_its_default_answer_whole(qtbot):
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication, QLineEdit
+
+    default, seen = "napari-blindspot N2N denoiser of the nuclei stack", []
+
+    def look_and_accept():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, look_and_accept)
+            return
+        edit = dialog.findChild(QLineEdit)
+        seen.append(edit.width() > edit.fontMetrics().horizontalAdvance(default))
+        dialog.accept()
+
+    QTimer.singleShot(20, look_and_accept)
+    assert _models.ask_text(None, "Model name:", default) == default
+    assert seen == [True]

@@ -120,7 +120,31 @@ def test_the_result_layer_records_how_it_was_made(viewer, make_widget, qtbot, tm
     widget.ask_directory = lambda title: str(tmp_path / "model")
     widget.controls.save_button.click()
     assert layer.metadata[OURS]["model_folder"] == str(tmp_path / "model")
-    # napari's tif writer keeps only the pixels: the record lives in the layer (and a saved .napari
-    # project), so it is checked there
-    layer.save(str(tmp_path / "result.tif"))
-    assert (tmp_path / "result.tif").exists() and layer.metadata[OURS]["method"] == "hqssl"
+    # napari's own TIFF writer keeps only the pixels; ours keeps the record, the scale and the units
+    path = str(tmp_path / "result.tif")
+    layer.scale, layer.units = (0.5, 0.25), ("micrometer", "micrometer")
+    assert layer.save(path, plugin="napari-blindspot") == [path]
+    [reopened] = viewer.open(path, plugin="napari-blindspot")
+    assert reopened.metadata[OURS] == layer.metadata[OURS] and reopened.metadata[OURS]["method"] == "hqssl"
+    assert np.array_equal(reopened.data, layer.data) and reopened.data.dtype == layer.data.dtype
+    assert tuple(reopened.scale) == (0.5, 0.25) and [str(u) for u in reopened.units] == ["micrometer"] * 2
+    assert widget.form.image.value is not reopened  # a result is not offered for training
+
+
+def test_a_foreign_tiff_still_opens_with_our_reader(viewer, tmp_path):
+    import tifffile
+
+    data = np.arange(12 * 10, dtype=np.uint16).reshape(12, 10)
+    tifffile.imwrite(tmp_path / "foreign.tif", data)
+    [layer] = viewer.open(str(tmp_path / "foreign.tif"), plugin="napari-blindspot")
+    assert np.array_equal(layer.data, data) and OURS not in layer.metadata and layer.name == "foreign"
+
+
+def test_removing_every_layer_with_n2n_chosen_is_no_error(viewer, make_widget):
+    _, first, second = pair()
+    viewer.add_image(first, name="field (1)")
+    viewer.add_image(second, name="field (2)")
+    widget = make_widget(steps=5)
+    widget.form.method.value = "n2n"
+    viewer.layers.clear()  # e.g. closing the viewer: the pickers empty, nothing to propose
+    assert widget.form.image.value is None and widget.form.second.value is None

@@ -191,7 +191,7 @@ class SettingsForm:
         hq, n2n = self.method.value == "hqssl", self.method.value == "n2n"
         second = n2n and not self.repeats.value
         self.repeats.visible, self.second.visible = n2n, second
-        if second and self.second.value is self.image.value:
+        if second and self.image.value is not None and self.second.value is self.image.value:
             self.second.value = self.other_recording()
         self.noise.enabled = hq
         self.sigma.enabled = hq and self.noise.value in ("auto", "gaussian")

@@ -137,17 +137,18 @@ def display_range(image: np.ndarray, samples: int = 2**20) -> tuple[float, float
     return (float(low), float(high)) if high > low else (float(low), float(low) + 1.0)
 
 
-def predict(model, image, axes: str, status: JobStatus, lazy: bool = False) -> Result:
+def predict(model, image, axes: str, status: JobStatus, lazy: bool = False, second=None) -> Result:
     """The full prediction (and HQ-SSL's uncertainty) with display ranges for both, reporting
     tiles done through `status`; with `lazy`, dask arrays that denoise a plane (or volume)
-    when it is read."""
+    when it is read. `second` (N2N's second recording, not lazy): denoise both, give the mean."""
     uncertain, history = model.method == "hqssl", model.spec.history
     if lazy:
         out = predict_lazy(model, image, axes, return_uncertainty=uncertain)
         sample = _central_block(model, image, axes)
     else:
         with torch_threads(worker_threads()):
-            out = model.predict(image, axes, return_uncertainty=uncertain, progress=status._predict_progress)
+            out = model.predict(image, axes, return_uncertainty=uncertain, progress=status._predict_progress,
+                                second=second)
         sample = out
     denoised, std = out if uncertain else (out, None)
     sample_denoised, sample_std = sample if uncertain else (sample, None)
@@ -185,7 +186,7 @@ def train_job(image, config: TrainConfig, model, region: tuple | None, status: J
             yield NoSteps()
             return
         yield Predicting()
-        yield predict(run.model, image, run.config.axes, status, lazy)
+        yield predict(run.model, image, run.config.axes, status, lazy, second=None if lazy else run.second)
     except Cancelled:
         return
     except Exception as err:  # noqa: BLE001 - every error becomes a notification, see above

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from napari.layers import Image, Labels
 
-OURS = "napari_blindspot"  # metadata key on the layers the widget makes (preview, results)
+from .._provenance import KEY as OURS  # metadata key on the layers the widget makes (preview, results)
 
 
 def layer_data(layer):

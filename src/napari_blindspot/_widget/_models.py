@@ -80,7 +80,15 @@ def ask_export_path(parent, suggested: str) -> str:
 
 def ask_text(parent, question: str, default: str) -> str | None:
     """One answer (tests replace this function); None when cancelled."""
-    text, ok = QInputDialog.getText(parent, "Export (bioimage.io)", question, text=default)
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle("Export (bioimage.io)")
+    dialog.setLabelText(question)
+    dialog.setTextValue(default)
+    width = dialog.fontMetrics().horizontalAdvance(default) + 80
+    dialog.resize(max(420, min(width, 800)), dialog.sizeHint().height())  # the default answer shown whole
+    ok = dialog.exec_()
+    text = dialog.textValue()
+    dialog.deleteLater()
     return text.strip() if ok else None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._provenance import record
 from ._jobs import Result
 from ._layers import OURS
 
@@ -18,21 +19,17 @@ def result_name(viewer, source, method: str, steps: int) -> str:
 
 
 def provenance(result: Result, source, axes: str, model_folder: str = "") -> dict:
-    """How a result was made, kept in its layer's metadata: method, axes, training, the learned
-    noise, the held-out estimate of its quality, and where the model is saved (if it is)."""
-    history = result.model.spec.history
-    return {"method": result.method, "axes": axes, "steps": result.steps, "seconds": round(result.seconds, 1),
-            "noise": result.model.spec.noise_params, "best_step": history.get("best_step"),
-            "estimated_psnr_gain_db": history.get("estimated_psnr_gain_db"), "source": source.name,
-            "model_folder": model_folder or None}
+    """How a result was made, kept in its layer's metadata (and in a TIFF saved with our writer)."""
+    return record(result.model, axes, source.name, model_folder or None, steps=result.steps,
+                  seconds=result.seconds, method=result.method)
 
 
 def add_result(viewer, result: Result, source, axes: str = "", model_folder: str = "", reuse=None,
                uncertainty: bool = True) -> list:
     """The denoised layer where `source` lies, made from `reuse` (the preview layer) when given,
-    and HQ-SSL's uncertainty layer (unless `uncertainty` is False); return them. Reusing the preview spares the UI thread
-    napari's removal of one layer (a full `gc.collect()`) and the adding of another
-    (docs/benchmarks.md, "Widget latency")."""
+    and HQ-SSL's uncertainty layer (unless `uncertainty` is False); return them. Reusing the
+    preview spares the UI thread napari's removal of one layer (a full `gc.collect()`) and the
+    adding of another (docs/benchmarks.md, "The end of a run")."""
     name = result_name(viewer, source, result.method, result.steps)
     metadata = {OURS: {"kind": "result", **provenance(result, source, axes, model_folder)}}
     if reuse is not None and reuse in viewer.layers:
@@ -47,8 +44,9 @@ def add_result(viewer, result: Result, source, axes: str = "", model_folder: str
     else:
         denoised = viewer.add_image(result.denoised, name=name, colormap=source.colormap,
                                     contrast_limits=result.limits, metadata=metadata, **_placement(source))
-    return [denoised] + ([] if result.uncertainty is None or not uncertainty else [add_uncertainty(viewer, result, source, name, axes,
-                                                                               model_folder)])
+    if result.uncertainty is None or not uncertainty:
+        return [denoised]
+    return [denoised, add_uncertainty(viewer, result, source, name, axes, model_folder)]
 
 
 def _placement(source) -> dict:

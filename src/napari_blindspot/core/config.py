@@ -20,7 +20,7 @@ CHANNEL_MODES = ("joint", "independent")
 NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths, see blindspot.PRESETS
 MIN_SIDE = 16  # smallest image side (pixels) we train on
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit
-_WHOLE = ("steps", "seed", "patch_size", "batch_size", "features", "depth", "num_threads")
+_WHOLE = ("steps", "seed", "patch_size", "batch_size", "features", "depth", "num_threads", "patch_context")
 _REAL = ("time_budget_s", "sigma", "learning_rate", "mask_percent", "preview_every_s", "validation_every_s")
 
 
@@ -45,6 +45,7 @@ class TrainConfig:
     three_d: bool | None = None  # train Z in 3D; None: decided by data.choose_three_d from `scale`
     scale: tuple[float, ...] | None = None  # voxel spacing, one per image axis (napari's layer.scale)
     mask_percent: float = 1.5  # N2V: share of pixels masked per patch
+    patch_context: int = 0  # pixels read around each patch as context only, never a target
     preview_every_s: float | None = 2.0  # None: no previews
     validation_every_s: float = 2.0  # held-out loss at most this often (and within its share of time)
     until_converged: bool = False  # end when the held-out loss stops improving (the budget caps it)
@@ -66,6 +67,8 @@ class TrainConfig:
         if self.channels not in CHANNEL_MODES:
             raise ValueError(f"unknown channels mode {self.channels!r}: use 'joint' (one model for all "
                              "channels) or 'independent' (one model per channel)")
+        if self.patch_context < 0:
+            raise ValueError(f"patch_context must be 0 or more pixels, got {self.patch_context}")
         if self.time_budget_s is None and self.steps is None and not self.until_converged:
             raise ValueError("give a time budget or a number of steps (or both), or until_converged")
         if self.time_budget_s is not None and not (self.time_budget_s > 0 and math.isfinite(self.time_budget_s)):
@@ -123,3 +126,12 @@ def validate_image(image) -> None:
         raise ValueError(f"images must have 2 to 6 dimensions (axes from S, T, C, Z, Y, X), got shape {tuple(shape)}")
     if 0 in shape:
         raise ValueError(f"the image is empty (shape {tuple(shape)})")
+
+
+def validate_second(second, image):
+    """N2N's second recording: an image like `image`, of the same shape."""
+    validate_image(second)
+    if tuple(second.shape) != tuple(image.shape):
+        raise ValueError(f"the second recording has shape {tuple(second.shape)} and the first "
+                         f"{tuple(image.shape)}: N2N needs two recordings of the same field, alike in shape")
+    return second

@@ -94,7 +94,8 @@ class ValidationSet:
     """A few fixed prediction-size tiles and their held-out pixels, for the held-out loss.
 
     For N2N (`pairs`), the input is the first recording and the target the second: the output
-    never sees the target's noise, so the same estimate holds with the second's noise level."""
+    never sees the target's noise, so the same estimate holds with the second's noise level,
+    which two recordings give pixel by pixel without a model: E[(a - b)^2] / 2 (equal noise)."""
 
     def __init__(self, view: StackView, norm: Normalisation, method: str, seed: int = 0,
                  sigma: float | None = None, device="cpu", pairs=None):
@@ -123,6 +124,7 @@ class ValidationSet:
             coords = torch.nonzero(self.held[:, 0])
             generator = torch.Generator().manual_seed(seed)
             self.inputs = replace_pixels(self.targets, coords, generator, median=method == "n2v2")
+        self.pair_var = (self.inputs - self.targets).double() ** 2 / 2 if seconds else None
         if sigma is not None:  # a known Gaussian sigma, in input units
             self.noise_var = torch.tensor([(sigma / s) ** 2 for s in norm.std], dtype=torch.float64)
         else:
@@ -146,7 +148,8 @@ class ValidationSet:
                 w = prior_var / total
                 mse = w**2 * noise_var + (1 - w) ** 2 * ((mu - y) ** 2 - noise_var)
             else:
-                noise_var = self.noise_var.to(y.device).reshape(1, -1, *([1] * (y.dim() - 2))).expand_as(y)
+                noise_var = (self.pair_var[i : i + 1] if self.pair_var is not None else
+                             self.noise_var.to(y.device).reshape(1, -1, *([1] * (y.dim() - 2))).expand_as(y))
                 loss = (out - y) ** 2
                 mse = loss - noise_var
             totals += torch.stack([loss[held].sum(), mse[held].sum(), noise_var[held].sum(),

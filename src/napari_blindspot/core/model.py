@@ -8,13 +8,14 @@ from torch import nn
 
 from . import hqssl
 from .blindspot import BlindSpotNet
-from .config import METHODS
+from .config import METHODS, validate_second
 from .data import StackView, validate_axes
 from .defaults import prediction_tiles
 from .device import choose_device
 from .model_io import is_package, read_config, read_weights, unpacked_package, write_model_folder
 from .noise import make_noise_model
-from .predict import predict_tiled
+from .predict import PairedView, predict_tiled
+from .tta import DEFAULT_VIEWS, averaged
 from .spec import ModelFileError, ModelSpec, spec_from_json, spec_to_json
 from .unet import UNet
 
@@ -64,19 +65,32 @@ class Model:
         return self
 
     @torch.no_grad()
-    def denoise_normalised(self, z: torch.Tensor, with_variance: bool = False):
-        """Network output for a normalised batch: the denoised batch (and HQ-SSL posterior variance)."""
+    def denoise_normalised(self, z: torch.Tensor, with_variance: bool = False, views: int = 1):
+        """Network output for a normalised batch: the denoised batch (and HQ-SSL posterior
+        variance), averaged over `views` dihedral views (`tta.py`)."""
         self.net.eval()
-        out = self.net(z.contiguous(memory_format=self.memory_format))
+        mean, var = averaged(self._denoise_view, z, views)
         if self.spec.method != "hqssl":
-            return (out, None) if with_variance else out
-        mean, var = hqssl.posterior(self.noise, z, out, self.net.groups)
+            var = None
         return (mean, var) if with_variance else mean
 
-    def _predict_batch(self, raw: np.ndarray, with_variance: bool) -> list[np.ndarray]:
+    def _denoise_view(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net(z.contiguous(memory_format=self.memory_format))
+        if self.spec.method != "hqssl":
+            return out, out
+        return hqssl.posterior(self.noise, z, out, self.net.groups)
+
+    def views(self, tta: bool) -> int:
+        return DEFAULT_VIEWS[self.spec.method] if tta else 1
+
+    def _predict_batch(self, raw: np.ndarray, with_variance: bool, views: int = 1) -> list[np.ndarray]:
         norm = self.spec.normalisation
+        if raw.shape[1] == 2 * self.spec.channels:  # a paired view: both recordings, channels side by side
+            first, second = np.split(raw, 2, axis=1)
+            results = [self._predict_batch(first, with_variance, views), self._predict_batch(second, with_variance, views)]
+            return [(a + b) / 2 for a, b in zip(*results)]
         z = torch.from_numpy(norm.apply(raw, channel_axis=1)).to(self.device)
-        mean, var = self.denoise_normalised(z, with_variance=True)
+        mean, var = self.denoise_normalised(z, with_variance=True, views=views)
         results = [norm.undo(mean.float().cpu().numpy(), channel_axis=1)]
         if with_variance:
             std = np.reshape(norm.std, (1, -1) + (1,) * (raw.ndim - 2)).astype(np.float32)
@@ -84,32 +98,38 @@ class Model:
         return results
 
     def predict(self, image, axes: str | None = None, *, tile: int | tuple[int, ...] | None = None,
-                batch_size: int = 4, return_uncertainty: bool = False, out=None, progress=None):
+                batch_size: int = 4, return_uncertainty: bool = False, out=None, progress=None,
+                tta: bool = True, second=None):
         """Denoise `image` (numpy, dask or zarr) laid out as `axes` (default: the training axes).
 
         Returns a float32 numpy array of the image's shape, or writes into `out` (e.g. a zarr
         array of that shape) and returns it. With `return_uncertainty`, returns
-        ``(denoised, std)`` where std is the HQ-SSL posterior standard deviation.
+        ``(denoised, std)`` where std is the HQ-SSL posterior standard deviation. `tta` averages
+        the prediction over dihedral views (slower, better); `second`, a second recording of the
+        same field and shape (N2N), makes the result the mean of both denoised recordings.
         """
         if return_uncertainty and self.spec.method != "hqssl":
             raise ValueError("uncertainty maps come from HQ-SSL's posterior; this model is "
                              f"{self.spec.method}")
         view, tile, margin = self.tiling(image, axes, tile)
+        if second is not None:
+            view = PairedView(view, self.tiling(validate_second(second, image), axes, tile)[0])
         n_out = 2 if return_uncertainty else 1
         if out is None:
             shape = view.sample_shape + (view.channels,) + view.spatial_shape
             targets = [np.empty(shape, np.float32) for _ in range(n_out)]
         else:
             targets = [CanonicalWriter(o, view) for o in (out if isinstance(out, (tuple, list)) else (out,))]
-        predict_tiled(view, self.batch_predictor(return_uncertainty), targets, tile, margin, batch_size, progress)
+        predict_tiled(view, self.batch_predictor(return_uncertainty, tta), targets, tile, margin, batch_size, progress)
         if out is not None:
             return out
         results = [view.to_user_layout(t) for t in targets]
         return tuple(results) if return_uncertainty else results[0]
 
-    def batch_predictor(self, with_variance: bool):
+    def batch_predictor(self, with_variance: bool, tta: bool = True):
         """raw ``(B, C, *tile)`` -> [denoised] or [denoised, posterior std], in input units."""
-        return lambda raw: self._predict_batch(raw, with_variance)
+        views = self.views(tta)
+        return lambda raw: self._predict_batch(raw, with_variance, views)
 
     def tiling(self, image, axes: str | None, tile=None):
         """The image's view, and tile and margin sizes for prediction."""

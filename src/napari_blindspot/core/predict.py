@@ -53,6 +53,20 @@ def iter_tiles(spatial: tuple[int, ...], tile: tuple[int, ...], margin: tuple[in
         yield read, write, inner
 
 
+class PairedView:
+    """Two recordings of one field tiled as one: each read holds both tiles, channels side by
+    side (the predictor averages their denoised tiles)."""
+
+    def __init__(self, first: StackView, second: StackView):
+        self.first, self.second = first, second
+
+    def __getattr__(self, name):
+        return getattr(self.first, name)
+
+    def read(self, flat_sample: int, region: tuple[slice, ...]) -> np.ndarray:
+        return np.concatenate([self.first.read(flat_sample, region), self.second.read(flat_sample, region)])
+
+
 @dataclass(frozen=True)
 class TileGroup:
     """Tiles of one sample predicted together in one batch."""

@@ -45,4 +45,4 @@ def preview_of(model, image, axes: str, region: tuple, context: int = 16) -> np.
             lo, hi = start, stop
         read.append(slice(lo, hi))
         crop.append(slice(start - lo, stop - lo) if isinstance(want, slice) else want - lo)
-    return model.predict(image[tuple(read)], axes)[tuple(crop)]
+    return model.predict(image[tuple(read)], axes, tta=False)[tuple(crop)]  # cheap: one view

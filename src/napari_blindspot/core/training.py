@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .config import MIN_SIDE, TrainConfig, validate_image
+from .config import MIN_SIDE, TrainConfig, validate_image, validate_second
 from .data import StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
 from .defaults import Settings, settings
 from .device import choose_device, torch_threads
@@ -90,6 +90,7 @@ class TrainingRun:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
         self.pairs = _pairs(config, image, target, self.view)
+        self.second = target  # N2N's second recording: the result denoises both (Model.predict)
         self.settings = settings(config, self.view.spatial_shape, self.device, self.view.channels)
         if model is None:
             self.model = _new_model(config, self.view, self.settings, image.dtype, self.device)
@@ -125,8 +126,9 @@ class TrainingRun:
 
     def _train(self):
         cfg, model, watch = self.config, self.model, self._stopwatch
-        sampler = PatchSampler(self.view, model.spec.normalisation, self.settings.patch, seed=cfg.seed,
-                               pairs=self.pairs)
+        context = _context(cfg.patch_context, self.settings.patch, self.view.spatial_shape)
+        sampler = PatchSampler(self.view, model.spec.normalisation, tuple(p + 2 * context for p in self.settings.patch),
+                               seed=cfg.seed, pairs=self.pairs)
         generator = torch.Generator().manual_seed(cfg.seed)
         if self._fresh_noise_model:  # start the noise parameters near the truth, not at a guess
             model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
@@ -142,7 +144,7 @@ class TrainingRun:
         while (fraction := schedule.fraction(count, time.perf_counter() - start)) < 1 and not self._stop.is_set():
             schedule.set_lr(optimiser, fraction)
             with watch.time("data"):
-                x, held = (torch.from_numpy(a).to(self.device) for a in sampler.batch_and_heldout(self.settings.batch))
+                x, held = (torch.from_numpy(a).to(self.device) for a in _with_context(sampler.batch_and_heldout(self.settings.batch), context))
                 x = x.contiguous(memory_format=model.memory_format)
                 inputs, target, coords = blind_spot_input(model, x, generator, cfg.mask_percent, held)
             with watch.time("network"):
@@ -227,6 +229,23 @@ class TrainingRun:
         return region, preview_of(self.model, self.image, self.config.axes, region)
 
 
+def _context(wanted: int, patch: tuple[int, ...], spatial: tuple[int, ...]) -> int:
+    """Context pixels on each side of a patch: as many as asked, as far as the image allows."""
+    return max(0, min([wanted] + [(s - p) // 2 for p, s in zip(patch, spatial)]))
+
+
+def _with_context(batch: tuple[np.ndarray, np.ndarray], context: int) -> tuple[np.ndarray, np.ndarray]:
+    """The patches' outer `context` pixels are marked held out: seen, never a target, so the
+    network learns from real surroundings instead of padding at the patch's edge."""
+    patches, held = batch
+    if context:
+        inner = (slice(None), slice(None)) + (slice(context, -context),) * (held.ndim - 2)
+        edge = np.ones_like(held)
+        edge[inner] = False
+        held = held | edge
+    return patches, held
+
+
 def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
     """N2N's second recordings: `target`, or the neighbouring frames of a stack of repeats."""
     if config.method != "n2n":
@@ -238,10 +257,7 @@ def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
             raise ValueError("N2N needs a second recording of the same field (target=..., --target) "
                              "or a stack whose frames are repeats (frames_are_repeats=True)")
         return Pairs.of_frames(view)
-    validate_image(target)
-    if tuple(target.shape) != tuple(image.shape):
-        raise ValueError(f"the second recording has shape {tuple(target.shape)} and the first "
-                         f"{tuple(image.shape)}: N2N needs two recordings of the same field, alike in shape")
+    validate_second(target, image)
     return Pairs(StackView.of(target, config.axes, three_d=view.spatial_ndim == 3))
 
 
