@@ -78,7 +78,7 @@ class SettingsForm:
         self._found = ("", "")  # (axes, hint) found for the chosen layer
         self.z_mode = ComboBox(choices=list(Z_MODES), tooltip="Z stacks: train with 3D patches, or each Z "
                                "plane as a 2D image. 'auto' follows the voxel size (the layer's scale).")
-        self.z_hint = note()  # beside the form, not in the Z row: a nested row cut its lines off
+        self.z_hint = note()  # what auto decides, under the Z row
         self.z_row = _row("Z", self.z_mode)
         self.channels = ComboBox(label="Channels", choices=list(CHANNEL_MODES.items()), tooltip=CHANNELS_TIP)
         self.method = ComboBox(label="Method", choices=[(METHOD_LABELS.get(m, m), m) for m in METHODS],
