@@ -80,6 +80,10 @@ def test_config_follows_the_controls(viewer, make_widget):
     assert (config.steps, config.time_budget_s) == (250, None)
     assert (config.features, config.patch_size, config.batch_size) == (8, 16, 4)
     assert config.learning_rate is None and config.device == "auto"
+    assert not config.until_converged
+    widget.form.until.value = True  # "or until it stops improving": the steps become the cap
+    config = widget.form.config("ZYX", layer)
+    assert config.until_converged and config.steps == 250
 
 
 def test_z_row_shows_what_auto_decides_from_the_voxel_size_and_passes_the_choice(viewer, make_widget):

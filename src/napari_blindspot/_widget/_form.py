@@ -97,12 +97,16 @@ class SettingsForm:
         self.duration = SpinBox(min=1, max=10_000_000, value=60)
         self.unit = ComboBox(choices=["seconds", "steps"], tooltip="Train for a time budget or a number of "
                              "steps. 60 s gives a good result on a 512x512 image on a laptop CPU.")
+        self.until = CheckBox(text="or until it stops improving", tooltip="End early once the quality on "
+                              "held-out pixels has stopped improving for a while; the time or steps above "
+                              "are the most it trains.")
         for container in (self.z_row, noise_row := _row("Noise", self.noise, Label(value="σ"), self.sigma),
                           duration_row := _row("Train for", self.duration, self.unit)):
             container.margins = (0, 0, 0, 0)
         self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.axes_hint, self.z_row, self.z_hint,
                                         self.channels,
-                                        self.method, self.second, self.repeats, noise_row, duration_row])
+                                        self.method, self.second, self.repeats, noise_row, duration_row,
+                                        self.until])
 
         self.patch_size = _auto(SpinBox(label="Patch size", max=1024, step=8),
                                 "Side of the square training patches, in pixels.")
@@ -241,7 +245,8 @@ class SettingsForm:
             learning_rate=self.learning_rate.value or None, features=self.features.value or None,
             channels=self.channels.value if "C" in axes else "joint",
             three_d=Z_MODES[self.z_mode.value] if "Z" in axes else None,  # None: the core decides
-            scale=layer_scale(layer), frames_are_repeats=method == "n2n" and self.repeats.value, **extra,
+            scale=layer_scale(layer), frames_are_repeats=method == "n2n" and self.repeats.value,
+            until_converged=self.until.value, **extra,
         )
 
     def train_config(self, layer, model=None, **extra) -> tuple[str, TrainConfig]:
