@@ -30,22 +30,32 @@ def wait(app, seconds: float = 0.0, until=None, timeout: float = 300.0) -> None:
     raise TimeoutError("the widget did not get there in time")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="training time budget")
+def arguments(seconds: float, description: str = __doc__):
+    """--seconds (the training budget) and --out, with the out folder made."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=seconds, help="training time budget")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    return args
 
+
+def open_dock(sample: str, seconds: float):
+    """(viewer, widget, app): a window of the size the docs show, the sample open, the dock docked."""
     import napari
     from qtpy.QtWidgets import QApplication
 
     viewer = napari.Viewer(title="napari-blindspot")
     viewer.window.resize(1500, 950)
-    viewer.open_sample("napari-blindspot", "fluorescence_2d")
+    viewer.open_sample("napari-blindspot", sample)
     _, widget = viewer.window.add_plugin_dock_widget("napari-blindspot", "Self-supervised denoising")
-    widget.form.duration.value = int(args.seconds)
-    app = QApplication.instance()
+    widget.form.duration.value = int(seconds)
+    return viewer, widget, QApplication.instance()
+
+
+def main() -> None:
+    args = arguments(60.0)
+    viewer, widget, app = open_dock("fluorescence_2d", args.seconds)
     wait(app, 1.0)
 
     def shot(name: str) -> None:

@@ -9,34 +9,22 @@ window, with the first question over it) for docs/getting-started.md and docs/bi
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from screenshots import OUT, wait
+from screenshots import arguments, open_dock, wait
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0, help="N2N training time budget")
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-
-    import napari
+    args = arguments(30.0, __doc__)
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
 
     from napari_blindspot._widget import _models
 
-    viewer = napari.Viewer(title="napari-blindspot")
-    viewer.window.resize(1500, 950)
-    viewer.open_sample("napari-blindspot", "fluorescence_pair")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-blindspot", "Self-supervised denoising")
-    app = QApplication.instance()
+    viewer, widget, app = open_dock("fluorescence_pair", args.seconds)
     first, second = viewer.layers["fluorescence pair (1)"], viewer.layers["fluorescence pair (2)"]
     widget.form.image.value, widget.form.method.value = first, "n2n"
     widget.form.second.value = second
-    widget.form.duration.value = int(args.seconds)
     wait(app, 1.0)
     widget.controls.train_button.click()
     wait(app, until=lambda: not widget.busy)

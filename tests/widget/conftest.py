@@ -66,3 +66,14 @@ def make_widget(viewer, qtbot):
 
 def wait_idle(qtbot, widget, timeout=15_000):
     qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)
+
+
+@pytest.fixture
+def trained(viewer, make_widget, qtbot):
+    """A dock that has trained three steps on a small image and not saved its model."""
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(steps=3)
+    widget.controls.train_button.click()
+    wait_idle(qtbot, widget)
+    assert widget.model is not None and not widget.model_saved
+    return widget

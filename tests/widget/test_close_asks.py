@@ -1,13 +1,11 @@
 """napari's title-bar "x" asks before it discards an unsaved model, as closing the dock does; the
 question offers Discard or Cancel, Cancel first."""
 
-import pytest
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication, QDockWidget, QPushButton
 
 from napari_blindspot._widget import _models
 
-from .conftest import noisy, wait_idle
 
 ASK = _models.confirm  # the real question (the fixtures answer it without showing it)
 
@@ -31,14 +29,6 @@ def _click_x(dock) -> None:
     button.click()
 
 
-@pytest.fixture
-def trained(viewer, make_widget, qtbot):
-    viewer.add_image(noisy((32, 32)), name="noisy")
-    widget = make_widget(steps=2)
-    widget.controls.train_button.click()
-    wait_idle(qtbot, widget)
-    assert widget.model is not None and not widget.model_saved
-    return widget
 
 
 def test_the_x_asks_before_it_discards_an_unsaved_model_and_cancel_keeps_the_dock(viewer, trained, monkeypatch):

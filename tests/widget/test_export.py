@@ -6,16 +6,8 @@ import pytest
 from napari_blindspot import bmz
 from napari_blindspot._widget import _models
 
-from .conftest import noisy, wait_idle
 
 
-@pytest.fixture
-def trained(viewer, make_widget, qtbot):
-    viewer.add_image(noisy((32, 32)), name="noisy")
-    widget = make_widget(steps=3)
-    widget.controls.train_button.click()
-    wait_idle(qtbot, widget)
-    return widget
 
 
 @pytest.fixture
