@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
+from qtpy.QtWidgets import QSizePolicy
 
 from ..core.config import DEVICES, METHODS, NOISE_MODELS, TrainConfig
 from ..core.data import choose_three_d, validate_axes
@@ -36,6 +37,8 @@ def as_note(label):
     font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
     label.setFont(font)
     label.setStyleSheet(NOTE_STYLE)
+    # a wrapping label is laid out for its height at some width; let it grow to all its lines
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.MinimumExpanding)
     return label
 
 
