@@ -75,6 +75,7 @@ class Model:
         return (mean, var) if with_variance else mean
 
     def _denoise_view(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(denoised, HQ-SSL posterior variance) of one view; without a posterior the second is unused."""
         out = self.net(z.contiguous(memory_format=self.memory_format))
         if self.spec.method != "hqssl":
             return out, out
