@@ -68,12 +68,23 @@ def wait_idle(qtbot, widget, timeout=15_000):
     qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)
 
 
-@pytest.fixture
-def trained(viewer, make_widget, qtbot):
-    """A dock that has trained three steps on a small image and not saved its model."""
+def _trained(viewer, make_widget, qtbot, method: str):
     viewer.add_image(noisy((32, 32)), name="noisy")
     widget = make_widget(steps=3)
+    widget.form.method.value = method
     widget.controls.train_button.click()
-    wait_idle(qtbot, widget)
+    wait_idle(qtbot, widget, timeout=60_000)
     assert widget.model is not None and not widget.model_saved
     return widget
+
+
+@pytest.fixture
+def trained(viewer, make_widget, qtbot):
+    """A dock that has trained N2V three steps on a 32x32 layer "noisy" and not saved its model."""
+    return _trained(viewer, make_widget, qtbot, "n2v")
+
+
+@pytest.fixture
+def trained_hqssl(viewer, make_widget, qtbot):
+    """The same with HQ-SSL (so also an uncertainty layer)."""
+    return _trained(viewer, make_widget, qtbot, "hqssl")

@@ -2,7 +2,6 @@
 save -> load -> apply. Tiny images and networks: each test runs in a few seconds."""
 
 import numpy as np
-import pytest
 from qtpy.QtCore import Qt
 
 from napari_blindspot._widget import _dock
@@ -166,11 +165,6 @@ def test_3d_stack_previews_the_current_z_slice(viewer, make_widget, qtbot):
     assert viewer.layers["stack [n2v denoised]"].data.shape == stack.shape
 
 
-def test_hqssl_gives_a_denoised_and_an_uncertainty_layer(viewer, make_widget, qtbot):
-    viewer.add_image(noisy((32, 32)), name="noisy")
-    widget = make_widget(steps=3)
-    widget.form.method.value = "hqssl"
-    widget.controls.train_button.click()
-    wait_idle(qtbot, widget, timeout=60_000)
+def test_hqssl_gives_a_denoised_and_an_uncertainty_layer(viewer, trained_hqssl):
     assert viewer.layers["noisy [hqssl denoised]"].data.shape == (32, 32)
     assert viewer.layers["noisy [uncertainty]"].data.shape == (32, 32)

@@ -133,12 +133,8 @@ def test_learned_noise_reads_in_the_image_units():
     assert describe_noise(None) == "" and describe_noise({"kind": "gaussian", "sigma": None}) == ""
 
 
-def test_the_hqssl_model_line_shows_the_learned_sigma(viewer, make_widget, qtbot):
-    viewer.add_image(noisy((32, 32)), name="noisy")
-    widget = make_widget(steps=3)
-    widget.form.method.value = "hqssl"
-    widget.controls.train_button.click()
-    wait_idle(qtbot, widget, timeout=60_000)
+def test_the_hqssl_model_line_shows_the_learned_sigma(viewer, trained_hqssl):
+    widget = trained_hqssl
     text = widget.controls.model_label.text()
     noise = widget.model.spec.noise_params
     assert describe_noise(noise) in text and text.endswith("(image units)")

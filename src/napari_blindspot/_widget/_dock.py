@@ -15,13 +15,13 @@ from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
-from . import _jobs, _models
+from . import _jobs
 from ._controls import Controls
 from ._form import SettingsForm, on_gpu
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
 from ._model_actions import ModelActions
-from ._lifecycle import Job, Resources, ask_before_the_x, gc_freeze, gc_thaw
+from ._lifecycle import Job, Resources, follow_docking, gc_freeze, gc_thaw
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
@@ -299,11 +299,6 @@ class DenoiseWidget(ModelActions, QWidget):
         super().closeEvent(event)
 
     def event(self, event) -> bool:
-        # napari's "x" on a dock unparents the widget (remove_dock_widget): treat it as closing
         if event.type() == QEvent.Type.ParentChange:
-            if self.parent() is not None:
-                self._docked = True
-                ask_before_the_x(self, lambda: self._may_discard_model("Close the denoising dock"))
-            elif getattr(self, "_docked", False):
-                self._res.release()
+            follow_docking(self, self._res, lambda: self._may_discard_model("Close the denoising dock"))
         return super().event(event)

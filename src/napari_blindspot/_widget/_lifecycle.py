@@ -48,6 +48,16 @@ def ask_before_the_x(widget, may_close) -> None:
     dock.destroyOnClose = destroy_on_close
 
 
+def follow_docking(widget, resources: "Resources", may_close) -> None:
+    """On a parent change: once docked, napari's "x" asks first; unparented after being docked
+    (napari's `remove_dock_widget`), the widget is closed and lets go."""
+    if widget.parent() is not None:
+        resources.docked = True
+        ask_before_the_x(widget, may_close)
+    elif resources.docked:
+        resources.release()
+
+
 @dataclass
 class Job:
     """A training run or a model being applied."""
@@ -86,6 +96,7 @@ class Resources:
         self.closers: list = []  # called first, while every connection still holds
         self.job: Job | None = None
         self.released = False
+        self.docked = False  # has been in a dock: losing the parent then means napari's "x"
 
     def connect(self, emitter, callback, until_jobs_end: bool = False) -> None:
         emitter.connect(callback)
