@@ -155,7 +155,7 @@ class DenoiseWidget(ModelActions, QWidget):
         try:
             axes, config = self.form.train_config(layer, model, preview_every_s=self.preview_every_s,
                                                   num_threads=_jobs.worker_threads())
-            target = self.form.target() if config.method == "n2n" else None
+            target = self.form.target()  # None unless the method trains on a second recording
         except (ValueError, TypeError) as err:
             show_error(f"Cannot train: {err}")
             return

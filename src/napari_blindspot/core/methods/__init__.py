@@ -4,17 +4,25 @@
     method.build_network(2, 1, network); method.loss(model, out, target, coords, keep)
 
 Adding a method: one module with a `Method` subclass, and one line in `_REGISTRY` below
-(docs/architecture.md, "Adding a method").
+(docs/architecture.md, "Adding a method"). A method's module is imported when it is first
+asked for, so the names (config.METHODS, the command line's choices) cost no torch import.
 """
 
 from __future__ import annotations
 
-from .base import Method
-from .hqssl import HQSSL
-from .n2n import N2N
-from .n2v import N2V, N2V2
+import importlib
+from typing import TYPE_CHECKING
 
-_REGISTRY: dict[str, Method] = {m.name: m for m in (N2V(), N2V2(), HQSSL(), N2N())}
+if TYPE_CHECKING:
+    from .base import Method
+
+# name -> "module:class" (imported on first use) or the method object; in the order offered.
+_REGISTRY: dict[str, str | Method] = {
+    "n2v": "n2v:N2V",
+    "n2v2": "n2v:N2V2",
+    "hqssl": "hqssl:HQSSL",
+    "n2n": "n2n:N2N",
+}
 
 
 def names() -> tuple[str, ...]:
@@ -25,9 +33,13 @@ def names() -> tuple[str, ...]:
 def get(name: str) -> Method:
     """The method called `name`, or a ValueError listing the methods."""
     try:
-        return _REGISTRY[name]
+        entry = _REGISTRY[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown method {name!r}: use one of {', '.join(_REGISTRY)}") from None
+    if isinstance(entry, str):
+        module, cls = entry.split(":")
+        entry = _REGISTRY[name] = getattr(importlib.import_module(f".{module}", __name__), cls)()
+    return entry
 
 
 def register(method: Method) -> Method:
@@ -39,7 +51,13 @@ def register(method: Method) -> Method:
 
 
 def unregister(name: str) -> None:
+    """Remove a method `register` added."""
     _REGISTRY.pop(name, None)
 
 
-__all__ = ["Method", "get", "names", "register", "unregister"]
+def __getattr__(name: str):
+    if name == "Method":  # the base class, without importing torch for the names alone
+        from .base import Method
+
+        return Method
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
