@@ -9,20 +9,21 @@ from contextlib import nullcontext
 
 import torch
 
+from . import methods
 from .model import Model
 
 
 def blind_spot_input(model: Model, x: torch.Tensor, generator: torch.Generator, mask_percent: float,
                      held: torch.Tensor | None = None):
     """(network input, target, masked coordinates or None) for a batch: the method's own."""
-    return model.algorithm.blind_spot_input(x, generator, mask_percent, held)
+    return methods.get(model.method).blind_spot_input(x, generator, mask_percent, held)
 
 
 def loss(model: Model, target: torch.Tensor, inputs: torch.Tensor, coords: torch.Tensor | None,
          held: torch.Tensor | None = None) -> torch.Tensor:
     """The method's training loss on one batch; held-out pixels are never a target."""
     keep = None if held is None else ~held
-    return model.algorithm.loss(model, model.net(inputs), target, coords, keep)
+    return methods.get(model.method).loss(model, model.net(inputs), target, coords, keep)
 
 
 class Amp:
