@@ -27,8 +27,8 @@ def readme(model, name: str, axes: tuple[str, ...], min_side: int) -> str:
     spec = model.spec
     lines = [
         f"# {name}", "",
-        f"A self-supervised {spec.method.upper()} denoiser trained with napari-blindspot on {model.algorithm.trained_on} "
-        f"(axes `{spec.axes}`, {spec.channels} channel(s), {spec.spatial_ndim}D network).", "",
+        f"A self-supervised {spec.method.upper()} denoiser trained with napari-blindspot on "
+        f"{model.algorithm.trained_on} (axes `{spec.axes}`, {spec.channels} channel(s), {spec.spatial_ndim}D network).", "",
         "## Input and output", "",
         f"Axes: `{', '.join(axes)}`; any size of at least {min_side} pixels per "
         "side. The output has the input's shape and units (raw intensities, not clipped).",
