@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from . import _cli_faults as faults
+from .core import methods
 from ._cli_parser import EXIT_USER_ERROR, build_parser
 
 EXIT_INTERRUPTED = 130
@@ -124,7 +125,7 @@ def _predict(model, image, axes, args, run_on=None, second=None):
     from .io import atomic_output
 
     uncertainty = args.uncertainty
-    if uncertainty and model.spec.method != "hqssl":
+    if uncertainty and not model.algorithm.has_uncertainty:
         raise ValueError(f"--uncertainty needs an hqssl model, this one is {model.spec.method}")
     with tqdm(desc="predicting", unit="tile", disable=args.quiet, file=sys.stderr) as bar:
         def progress(done, total):
@@ -198,7 +199,8 @@ def _run(args) -> None:
     if args.command == "export":
         _export(args)
         return
-    if args.command == "denoise" and args.uncertainty and (args.method or TrainConfig.method) != "hqssl":
+    chosen = methods.get(getattr(args, "method", None) or TrainConfig.method)
+    if args.command == "denoise" and args.uncertainty and not chosen.has_uncertainty:
         raise ValueError("--uncertainty needs --method hqssl")
     _check_paths(args)
     if args.command == "predict":

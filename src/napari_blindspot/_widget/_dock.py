@@ -15,6 +15,7 @@ from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
+from ..core import methods
 from . import _jobs
 from ._controls import Controls
 from ._form import SettingsForm, on_gpu
@@ -155,7 +156,7 @@ class DenoiseWidget(ModelActions, QWidget):
         try:
             axes, config = self.form.train_config(layer, model, preview_every_s=self.preview_every_s,
                                                   num_threads=_jobs.worker_threads())
-            target = self.form.target() if config.method == "n2n" else None
+            target = self.form.target() if methods.get(config.method).needs_pairs else None
         except (ValueError, TypeError) as err:
             show_error(f"Cannot train: {err}")
             return

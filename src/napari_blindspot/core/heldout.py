@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import hqssl
+from . import methods
 from .data import Normalisation, StackView
 from .defaults import prediction_tiles
-from .masking import replace_pixels
 
 HELDOUT_FRACTION = 0.015
 VALIDATION_PIXELS = 2**19  # at most this many pixels per validation tile, to bound its cost
@@ -119,11 +118,8 @@ class ValidationSet:
         if seconds:
             self.targets = torch.from_numpy(np.stack(seconds)).to(device)
         self.held = torch.from_numpy(np.stack(held)).to(device)
-        self.method = method
-        if method in ("n2v", "n2v2"):  # N2V's output sees its pixel: hide the held-out ones, as in training
-            coords = torch.nonzero(self.held[:, 0])
-            generator = torch.Generator().manual_seed(seed)
-            self.inputs = replace_pixels(self.targets, coords, generator, median=method == "n2v2")
+        self.method, self.algorithm = method, methods.get(method)
+        self.inputs = self.algorithm.validation_inputs(self.inputs, self.held, seed)
         self.pair_var = (self.inputs - self.targets).double() ** 2 / 2 if seconds else None
         if sigma is not None:  # a known Gaussian sigma, in input units
             self.noise_var = torch.tensor([(sigma / s) ** 2 for s in norm.std], dtype=torch.float64)
@@ -140,18 +136,9 @@ class ValidationSet:
             y = self.targets[i : i + 1].double()
             out = model.net(self.inputs[i : i + 1].contiguous(memory_format=model.memory_format)).double()
             held = self.held[i : i + 1].expand_as(y)
-            if self.method == "hqssl":
-                mu, prior_var = hqssl.prior(out, y.shape[1], model.net.groups)
-                noise_var = model.noise.variance(mu)
-                total = prior_var + noise_var
-                loss = (y - mu) ** 2 / total + torch.log(total)
-                w = prior_var / total
-                mse = w**2 * noise_var + (1 - w) ** 2 * ((mu - y) ** 2 - noise_var)
-            else:
-                noise_var = (self.pair_var[i : i + 1] if self.pair_var is not None else
-                             self.noise_var.to(y.device).reshape(1, -1, *([1] * (y.dim() - 2))).expand_as(y))
-                loss = (out - y) ** 2
-                mse = loss - noise_var
+            noise_var = (self.pair_var[i : i + 1] if self.pair_var is not None else
+                         self.noise_var.to(y.device).reshape(1, -1, *([1] * (y.dim() - 2))).expand_as(y))
+            loss, mse, noise_var = self.algorithm.heldout_terms(model, out, y, noise_var)
             totals += torch.stack([loss[held].sum(), mse[held].sum(), noise_var[held].sum(),
                                    (mse[held] ** 2).sum()]).cpu()
             count += int(held.sum())

@@ -65,14 +65,19 @@ class NoiseModel(nn.Module):
         learned noise; with `weight` (broadcast to y), its weighted mean (0: not a target).
         Float64 inside and out: (y - mu)^2 / tiny variances overflows float32."""
         y, mu, prior_var = y.double(), mu.double(), prior_var.double()
-        total = prior_var + self.variance(mu)
-        nll = (y - mu) ** 2 / total + torch.log(total)
+        nll = self.nll(y, mu, prior_var)
         if self.learned:  # pushes the noise level up against s_x^2 absorbing the noise
             nll = nll - REGULARISER * self.variance(mu.detach()).sqrt()
         if weight is None:
             return nll.mean()
         weight = weight.to(nll.dtype).expand_as(nll)
         return (nll * weight).sum() / weight.sum().clamp_min(1)
+
+    def nll(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor) -> torch.Tensor:
+        """Per-pixel (y - mu)^2 / (s_x^2 + s_n^2) + log(s_x^2 + s_n^2) (up to constants), in float64."""
+        y, mu, prior_var = y.double(), mu.double(), prior_var.double()
+        total = prior_var + self.variance(mu)
+        return (y - mu) ** 2 / total + torch.log(total)
 
     def posterior(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor):
         """(posterior mean, posterior variance) of the clean value, in y's dtype."""

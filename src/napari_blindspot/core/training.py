@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from . import methods
 from .config import MIN_SIDE, TrainConfig, validate_image, validate_second
 from .data import StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
 from .defaults import Settings, settings
@@ -60,10 +61,7 @@ class Progress:
 
 def _new_model(config: TrainConfig, view: StackView, run_settings: Settings, image_dtype, device) -> Model:
     norm = measure_normalisation(view, seed=config.seed)
-    noise_cfg = None
-    if config.method == "hqssl":  # a known sigma, in each channel's normalised units
-        sigma = None if config.sigma is None else [config.sigma / s for s in norm.std]
-        noise_cfg = {"kind": "gaussian" if config.sigma is not None else config.noise, "sigma": sigma}
+    noise_cfg = methods.get(config.method).noise_config(config, norm)
     spec = ModelSpec(config.method, config.axes, view.spatial_ndim, view.channels, run_settings.network, norm,
                      noise=noise_cfg, input_dtype=str(np.dtype(image_dtype)))
     with torch.random.fork_rng(devices=[]):
@@ -248,9 +246,11 @@ def _with_context(batch: tuple[np.ndarray, np.ndarray], context: int) -> tuple[n
 
 def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
     """N2N's second recordings: `target`, or the neighbouring frames of a stack of repeats."""
-    if config.method != "n2n":
+    if not methods.get(config.method).needs_pairs:
         if target is not None:
-            raise ValueError(f"a second recording is for method 'n2n' (Noise2Noise), not {config.method!r}")
+            paired = [m for m in methods.names() if methods.get(m).needs_pairs]
+            raise ValueError(f"a second recording is for method {' or '.join(map(repr, paired))} (Noise2Noise), "
+                             f"not {config.method!r}")
         return None
     if target is None:
         if not config.frames_are_repeats:
