@@ -152,3 +152,12 @@ def test_removing_every_layer_with_n2n_chosen_is_no_error(viewer, make_widget):
     widget.form.method.value = "n2n"
     viewer.layers.clear()  # e.g. closing the viewer: the pickers empty, nothing to propose
     assert widget.form.image.value is None and widget.form.second.value is None
+
+
+def test_the_status_gives_the_estimate_with_its_interval_or_says_it_cannot_be_told():
+    from napari_blindspot._widget._quality import estimate_text
+
+    assert estimate_text((9.53, (8.71, 10.32))) == "estimated PSNR gain over the input, +9.5 dB (+8.7 to +10.3)"
+    assert estimate_text((None, (5.0, 9.2))) == "the PSNR gain over the input cannot be told yet (+5.0 to +9.2 dB)"
+    assert estimate_text((None, None)) == "the PSNR gain over the input cannot be told yet"
+    assert estimate_text(None) == ""
