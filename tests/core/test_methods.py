@@ -53,7 +53,7 @@ def test_every_method_says_every_part_of_itself(name):
         y = z.double()
         terms = method.heldout_terms(model, model.net(method.validation_inputs(z, held[:1, :, :40, :24], 0)).double(),
                                      y, torch.ones_like(y))
-        assert [t.shape for t in terms] == [y.shape] * 3
+        assert [t.shape for t in terms] == [y.shape] * 4
         mean, _ = method.predict_view(model, z)
         # the exported graph computes what prediction computes, from the network's own code
         torch.testing.assert_close(method.export_forward(model.net, model.noise, z), mean, rtol=1e-5, atol=1e-5)

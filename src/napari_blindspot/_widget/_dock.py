@@ -225,8 +225,8 @@ class DenoiseWidget(ModelActions, QWidget):
     def _on_progress(self, p, job: Job) -> None:
         """Steps count the model's whole history, in the bar as in the plot."""
         step = self._step_offset + p.step
-        if p.estimated_psnr_gain_db is not None:
-            job.gain_db = p.estimated_psnr_gain_db
+        if p.val_loss is not None:  # a validation: its estimate, or that the gain cannot be told
+            job.gain_db = (p.estimated_psnr_gain_db, p.estimated_psnr_gain_db_interval)
         self.controls.loss_plot.add(step, p.loss, p.val_loss)
         if p.preview is not None and not job.status.cancelled.is_set():
             self.preview.show(p.preview, p.preview_region)

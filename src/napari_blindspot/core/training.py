@@ -54,6 +54,14 @@ class Progress:
     done: bool = False
     best_step: int | None = None  # the step of the best held-out loss so far (the final weights')
     estimated_psnr_gain_db: float | None = None  # output PSNR minus input PSNR, estimated (heldout.py)
+    estimated_psnr_gain_db_interval: tuple[float, float] | None = None  # its 90 % interval; None: open
+
+
+def _rounded(gain):
+    """A gain or (low, high) interval to 0.01 dB for the history; None stays None."""
+    if gain is None:
+        return None
+    return round(gain, 2) if isinstance(gain, float) else [round(g, 2) for g in gain]
 
 
 # -- a run ----------------------------------------------------------------------------------
@@ -182,6 +190,7 @@ class TrainingRun:
         best.offer(self.model, quality, count, event.elapsed_s)
         event.val_loss, event.estimated_psnr_gain_db, event.best_step = (
             quality.loss, quality.psnr_gain_db, best.step)
+        event.estimated_psnr_gain_db_interval = quality.psnr_gain_db_interval
 
     def _optimiser(self) -> torch.optim.Optimizer:
         lr = self.settings.lr
@@ -199,13 +208,15 @@ class TrainingRun:
         history.update(steps=earlier + count, seconds=round(history.get("seconds", 0) + elapsed, 2),
                        loss=loss_value, val_loss=None if quality is None else quality.loss,
                        best_step=earlier + best.step if quality else history.get("best_step"),
-                       estimated_psnr_gain_db=None if quality is None else round(quality.psnr_gain_db, 2))
+                       estimated_psnr_gain_db=_rounded(quality and quality.psnr_gain_db),
+                       estimated_psnr_gain_db_interval=_rounded(quality and quality.psnr_gain_db_interval))
         if model.noise is not None:
             model.spec = replace(model.spec, noise_params=self._noise_params())
         final = self._event(count, elapsed, loss_value)
         final.total, final.eta_s, final.done = count, 0.0, True
         if quality is not None:
             final.val_loss, final.best_step, final.estimated_psnr_gain_db = quality.loss, best.step, quality.psnr_gain_db
+            final.estimated_psnr_gain_db_interval = quality.psnr_gain_db_interval
         return final
 
     def _event(self, count: int, elapsed: float, loss_value: float) -> Progress:

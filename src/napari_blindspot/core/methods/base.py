@@ -89,10 +89,11 @@ class Method:
         return inputs
 
     def heldout_terms(self, model, out: torch.Tensor, y: torch.Tensor, noise_var: torch.Tensor):
-        """Per-pixel (held-out loss, MSE estimate, noise variance) for float64 output `out` and
-        target `y`. Without seeing y_p, E[(f_p - y_p)^2] = MSE + var n_p (heldout.py)."""
+        """Per-pixel (held-out loss, MSE estimate, noise variance, d MSE / d noise variance) for
+        float64 output `out`, target `y` and the data's noise variance. Without seeing y_p,
+        E[(f_p - y_p)^2] = MSE + var n_p (heldout.py)."""
         loss = squared_error(out, y)
-        return loss, loss - noise_var, noise_var
+        return loss, loss - noise_var, noise_var, -torch.ones_like(loss)
 
     # -- prediction and export --------------------------------------------------------------
 

@@ -97,12 +97,12 @@ class HQSSL(Method):
         return loss(model.noise, target, out, model.net.groups, keep)
 
     def heldout_terms(self, model, out, y, noise_var):
-        """The negative log-likelihood, and the posterior mean's MSE (heldout.py's docstring)."""
+        """The negative log-likelihood under the model's weights, and the posterior mean's MSE
+        with the data's noise level `noise_var`, not the learned one (heldout.py's docstring)."""
         mu, prior_var = prior(out, y.shape[1], model.net.groups)
-        noise_var = model.noise.variance(mu)
-        w = prior_var / (prior_var + noise_var)
+        w = prior_var / (prior_var + model.noise.variance(mu))
         mse = w**2 * noise_var + (1 - w) ** 2 * ((mu - y) ** 2 - noise_var)
-        return model.noise.nll(y, mu, prior_var), mse, noise_var
+        return model.noise.nll(y, mu, prior_var), mse, noise_var, w**2 - (1 - w) ** 2
 
     def predict_view(self, model, z):
         return posterior(model.noise, z, model.net(z.contiguous(memory_format=model.memory_format)), model.net.groups)
