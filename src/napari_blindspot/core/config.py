@@ -17,7 +17,7 @@ METHODS = ("n2v", "n2v2", "hqssl", "n2n")
 NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CHANNEL_MODES = ("joint", "independent")
-NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths, see blindspot.PRESETS
+NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths; cpu and gpu are one network
 MIN_SIDE = 16  # smallest image side (pixels) we train on
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit
 _WHOLE = ("steps", "seed", "patch_size", "batch_size", "features", "depth", "num_threads", "patch_context")
@@ -41,7 +41,7 @@ class TrainConfig:
     learning_rate: float | None = None
     features: int | None = None  # network width
     depth: int | None = None  # network levels
-    network_preset: str | None = None  # HQ-SSL widths (None: by device)
+    network_preset: str | None = None  # HQ-SSL widths (None: the small cpu/gpu network)
     three_d: bool | None = None  # train Z in 3D; None: decided by data.choose_three_d from `scale`
     scale: tuple[float, ...] | None = None  # voxel spacing, one per image axis (napari's layer.scale)
     mask_percent: float = 1.5  # N2V: share of pixels masked per patch
