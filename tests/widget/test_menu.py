@@ -2,6 +2,7 @@
 selected layer, or says to train or load one first; the dock opens from the menu too."""
 
 import npe2
+import numpy as np
 
 from napari_blindspot._widget import _menu
 
@@ -29,7 +30,9 @@ def test_denoise_with_current_model_applies_the_docks_model_to_the_selected_laye
     _menu.denoise_with_current_model(viewer, other)
     assert widget.busy
     wait_idle(qtbot, widget)
-    assert viewer.layers["other [n2v denoised]"].data.shape == (32, 32)
+    result = viewer.layers["other [n2v denoised]"].data
+    np.testing.assert_allclose(result, widget.model.predict(other.data), rtol=0, atol=1e-4)  # that layer's
+    assert np.abs(result - widget.model.predict(viewer.layers["noisy"].data)).max() > 0.1  # not the other's
 
 
 def test_without_a_model_the_menu_says_to_train_or_load_one(viewer, make_widget, monkeypatch):
