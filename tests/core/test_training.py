@@ -43,28 +43,6 @@ def test_events_count_steps_and_end_with_done(noisy_image, tiny):
     assert all(e.total == 5 for e in events) and events[-1].val_loss is not None
 
 
-@pytest.fixture
-def fake_clock(monkeypatch):
-    """Training's clock, advanced only by `clock.now += s` and by 0.125 s per training step."""
-    from types import SimpleNamespace
-
-    from napari_blindspot.core import schedule, training
-
-    clock = SimpleNamespace(now=0.0, steps=0)
-    for module in (training, schedule):
-        monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=lambda: clock.now))
-    real_step = training.step
-
-    def step(*args, **kwargs):
-        clock.steps += 1
-        assert clock.steps < 200, "the run did not stop"
-        clock.now += 0.125
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(training, "step", step)
-    return clock
-
-
 def test_time_budget_stops_training(noisy_image, tiny, fake_clock):
     _, noisy = noisy_image
     run = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": None, "time_budget_s": 0.5}))
