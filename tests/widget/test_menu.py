@@ -24,9 +24,10 @@ def test_denoise_with_current_model_applies_the_docks_model_to_the_selected_laye
     viewer.add_image(noisy((32, 32)), name="noisy")
     other = viewer.add_image(noisy((32, 32), seed=1), name="other")
     widget = make_widget(steps=3)
+    widget.form.image.value = viewer.layers["noisy"]  # trained on the other layer than the menu's
     widget.controls.train_button.click()
     wait_idle(qtbot, widget)
-    assert _menu.find_dock(viewer) is widget
+    assert _menu.find_dock(viewer) is widget and "other [n2v denoised]" not in viewer.layers
     _menu.denoise_with_current_model(viewer, other)
     assert widget.busy
     wait_idle(qtbot, widget)

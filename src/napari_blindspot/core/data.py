@@ -81,7 +81,7 @@ def choose_three_d(axes: str, shape: tuple[int, ...], scale: tuple[float, ...] |
     at least `MIN_Z_PLANES_3D` planes. Without a scale the voxels are taken as isotropic.
     On the CPU (`gpu=False`) near-isotropic stacks are still trained slice by slice: a 3D
     convolution costs many times more per voxel there, so short 3D runs lose to 2D slices
-    (docs/benchmarks.md, "Quality: 3D stacks").
+    (docs/benchmarks.md, "3D stacks").
     """
     if "Z" not in axes:
         return False, "no Z axis: trained plane by plane in 2D"
