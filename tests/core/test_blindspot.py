@@ -166,13 +166,14 @@ def test_presets_build_blind_networks_of_their_widths_and_depth(preset):
     assert x.grad[0, 0, 10, 13] == 0 and (x.grad[0, 0] != 0).sum() > 8  # sees its neighbours, not itself
 
 
-def test_the_reference_preset_is_the_papers_network_and_the_largest():
+def test_the_reference_preset_is_the_papers_network_and_ten_times_the_one_small_default():
     assert PRESETS["reference"] == dict(features=48, decoder_features=96, depth=5)  # the NVlabs code's
+    assert PRESETS["gpu"] == PRESETS["cpu"] == dict(features=16, decoder_features=16, depth=3)
 
     def size(preset):
         return sum(p.numel() for p in BlindSpotNet(2, 1, 2, **PRESETS[preset]).parameters())
 
-    assert size("reference") > 10 * size("gpu") and size("gpu") >= size("cpu")
+    assert size("reference") > 10 * size("cpu")
 
 
 @pytest.mark.parametrize("shape", [(12, 12), (6, 6, 6)])

@@ -2,6 +2,7 @@
 selected layer, or says to train or load one first; the dock opens from the menu too."""
 
 import npe2
+import numpy as np
 
 from napari_blindspot._widget import _menu
 
@@ -23,13 +24,16 @@ def test_denoise_with_current_model_applies_the_docks_model_to_the_selected_laye
     viewer.add_image(noisy((32, 32)), name="noisy")
     other = viewer.add_image(noisy((32, 32), seed=1), name="other")
     widget = make_widget(steps=3)
+    widget.form.image.value = viewer.layers["noisy"]  # trained on the other layer than the menu's
     widget.controls.train_button.click()
     wait_idle(qtbot, widget)
-    assert _menu.find_dock(viewer) is widget
+    assert _menu.find_dock(viewer) is widget and "other [n2v denoised]" not in viewer.layers
     _menu.denoise_with_current_model(viewer, other)
     assert widget.busy
     wait_idle(qtbot, widget)
-    assert viewer.layers["other [n2v denoised]"].data.shape == (32, 32)
+    result = viewer.layers["other [n2v denoised]"].data
+    np.testing.assert_allclose(result, widget.model.predict(other.data), rtol=0, atol=1e-4)  # that layer's
+    assert np.abs(result - widget.model.predict(viewer.layers["noisy"].data)).max() > 0.1  # not the other's
 
 
 def test_without_a_model_the_menu_says_to_train_or_load_one(viewer, make_widget, monkeypatch):

@@ -1,7 +1,10 @@
 """What the widget shows and asks: status beside the busy bar, raw layers first, questions before
 a model is lost, results named by steps, HQ-SSL's noise in the image's units."""
 
+import re
+
 import numpy as np
+import pytest
 
 from napari_blindspot._widget import _models
 from napari_blindspot._widget._layers import OURS
@@ -137,8 +140,13 @@ def test_the_hqssl_model_line_shows_the_learned_sigma(viewer, trained_hqssl):
     widget = trained_hqssl
     text = widget.controls.model_label.text()
     noise = widget.model.spec.noise_params
-    assert describe_noise(noise) in text and text.endswith("(image units)")
-    learned = [v for key in ("sigma", "gain", "offset") for v in noise.get(key) or []]
-    assert learned and np.isfinite(learned).all()
+    assert text.endswith("(image units)")
+    assert f", {noise['kind']} noise " in text
+    names = {"sigma": "σ", "gain": "gain", "offset": "offset", "read_sigma": "read σ"}
+    shown = {key: float(re.search(rf"(?<![a-z]){names[key]} (-?[0-9.e+-]+)", text).group(1))
+             for key in names if (noise.get(key) or [None])[0] is not None}
+    assert shown  # at least one learned parameter, each read back to three digits
+    for key, value in shown.items():
+        assert np.isfinite(value) and value == pytest.approx(noise[key][0], rel=5e-3, abs=1e-9)
     std = viewer.layers["noisy [uncertainty]"]
     assert "standard deviation" in std.metadata[OURS]["means"]

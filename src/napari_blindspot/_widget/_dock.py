@@ -14,6 +14,7 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
+from superqt.utils import qdebounced
 
 from ..core import methods
 from . import _jobs
@@ -76,9 +77,8 @@ class DenoiseWidget(ModelActions, QWidget):
 
         self._ui_timer = QTimer(self)  # runs while a job runs: plot redraws, prediction progress
         self._ui_timer.setInterval(200)
-        self._region_timer = QTimer(self)  # debounces dims/camera changes into preview regions
-        self._region_timer.setSingleShot(True)
-        self._region_timer.setInterval(150)
+        # dims/camera changes, debounced into one preview region
+        self._push_region_soon = qdebounced(self._push_preview_region, timeout=150, parent=self)
 
     def _connect(self) -> None:
         self.layers.on_change = lambda: self.form.set_skipped(self.layers.skipped())
@@ -92,7 +92,6 @@ class DenoiseWidget(ModelActions, QWidget):
         self.controls.export_button.clicked.connect(self._on_export)
         self.controls.apply_button.clicked.connect(self._on_apply)
         self._ui_timer.timeout.connect(self._tick)
-        self._region_timer.timeout.connect(self._push_preview_region)
 
         res, viewer = self._res, self.viewer
         camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9: viewer.scene.camera
@@ -270,7 +269,7 @@ class DenoiseWidget(ModelActions, QWidget):
 
     def _schedule_preview_region(self, event=None) -> None:
         if self._res.job is not None and self._res.job.kind == "train":
-            self._region_timer.start()
+            self._push_region_soon()
 
     def _push_preview_region(self) -> None:
         job = self._res.job

@@ -18,7 +18,7 @@ METHODS = methods.names()  # the registry's (methods/__init__.py), in the order 
 NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CHANNEL_MODES = ("independent", "joint")
-NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths, see blindspot.PRESETS
+NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths; cpu and gpu are one network
 PRECISIONS = ("auto", "float32", "bfloat16")
 MIN_SIDE = 16  # smallest image side (pixels) we train on
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit
@@ -84,8 +84,8 @@ class TrainConfig:
                                   high=256, step=4, auto=True)
     depth: int | None = _field(None, label="Network depth", help="levels of the UNet", cli="--depth",
                                widget="advanced", low=1, high=6, auto=True)
-    network_preset: str | None = _field(None, label="HQ-SSL widths", help="HQ-SSL network widths (default: by "
-                                        "device)", cli="--network-preset", choices=NETWORK_PRESETS,
+    network_preset: str | None = _field(None, label="HQ-SSL widths", help="HQ-SSL network widths (default: the "
+                                        "small cpu/gpu network)", cli="--network-preset", choices=NETWORK_PRESETS,
                                         why="the widget offers width and depth, which cover the presets")
     three_d: bool | None = _field(None, label="Z", help="train Z in 3D or slice by slice (default: by the "
                                   "voxel size)", cli="--3d/--2d", widget="custom")

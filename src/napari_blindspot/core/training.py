@@ -6,7 +6,8 @@
     model = run.model
 
 The widget, the command line's progress bar and the tests all consume the same events.
-Training stops at `steps`, at `time_budget_s` or at `run.stop()`, whichever comes first.
+Training stops at `steps`, at `time_budget_s`, when the held-out loss stops improving
+(`until_converged`) or at `run.stop()`, whichever comes first.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each view turns the tile in YX by quarter turns and may mirror X; its prediction is turned
 back before averaging. The noise of each view's prediction differs, so the mean is closer to
-the clean image (docs/benchmarks.md, "Test-time augmentation").
+the clean image (docs/benchmarks.md, "Test-time views").
 """
 
 from __future__ import annotations
