@@ -26,6 +26,7 @@ from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
 from ._results import add_result, add_uncertainty, describe_model, done_text
+from ._verdict import FEW_STEPS, budget_warning, doubt
 
 
 class DenoiseWidget(ModelActions, QWidget):
@@ -33,6 +34,8 @@ class DenoiseWidget(ModelActions, QWidget):
 
     preview_every_s = 2.0  # seconds between live previews (the core stretches it if previews are slow)
     double_click_s = 0.4  # a second click on Train this soon after starting is not a Stop
+    few_steps = FEW_STEPS  # a run of fewer steps gives no result to trust (tests lower it)
+    worse_below_db = 0.0  # ...nor one whose final estimated gain is below this
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
@@ -202,16 +205,21 @@ class DenoiseWidget(ModelActions, QWidget):
             self._set_state("predicting")
             self.controls.status("Denoising the whole image…" if job.kind == "train" else f"Denoising '{job.source.name}'…", 0, 0)
         elif isinstance(event, _jobs.Result):
-            job.finished_with_result, job.phase = True, "done"
+            job.finished_with_result, job.phase, applied = True, "done", job.kind == "apply"
+            verdict = None if applied else doubt(job.final, job.steps, self.few_steps, self.worse_below_db)
             self.results = add_result(self.viewer, event, job.source, job.axes, self.model_folder,
-                                      reuse=self.preview.take(), uncertainty=False)
+                                      reuse=self.preview.take(), uncertainty=False,
+                                      tag=verdict and verdict[0], applied=applied)
             if event.uncertainty is not None:  # one layer add per turn of the event loop
-                self._pending = (event, job.source, self.results[0].name, job.axes, self.model_folder)
+                self._pending = (event, job.source, self.results[0].name, job.axes, self.model_folder, applied)
                 QTimer.singleShot(0, self._add_uncertainty)
             self.model = event.model
             gain = estimate_text(job.gain_db if job.kind == "train" else None)
-            self.controls.status(done_text(event), 1, 1,
-                                 detail=joined(gain, true_text(self.viewer, job.source, event.denoised)))
+            if verdict:
+                show_warning(verdict[1])
+            self.controls.status(done_text(event, job.source.name if applied else "", verdict and verdict[0]), 1, 1,
+                                 detail=joined(verdict and verdict[1], gain,
+                                               true_text(self.viewer, job.source, event.denoised)))
         else:
             self._on_progress(event, job)
 
@@ -223,7 +231,11 @@ class DenoiseWidget(ModelActions, QWidget):
 
     def _on_progress(self, p, job: Job) -> None:
         """Steps count the model's whole history, in the bar as in the plot."""
-        step = self._step_offset + p.step
+        step, job.steps = self._step_offset + p.step, p.step
+        if p.done:
+            job.final = p
+        elif p.step == 1 and (warning := budget_warning(p, job.run, self.few_steps)):
+            show_warning(warning)
         if p.estimated_psnr_gain_db is not None:
             job.gain_db = p.estimated_psnr_gain_db
         self.controls.loss_plot.add(step, p.loss, p.val_loss)

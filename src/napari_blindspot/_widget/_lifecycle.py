@@ -72,6 +72,8 @@ class Job:
     stop_requested: bool = False
     finished_with_result: bool = False
     gain_db: float | None = None  # the latest held-out estimate of the PSNR gain
+    steps: int = 0  # steps this run has done so far
+    final: object = None  # the run's last Progress event (done=True): the kept weights' estimate
     started_at: float = field(default_factory=time.monotonic)
 
     def stop(self, cancel: bool = False) -> None:

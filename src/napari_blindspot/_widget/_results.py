@@ -9,29 +9,33 @@ from ._jobs import Result
 from ._layers import OURS
 
 UNCERTAINTY_NOTE = "posterior standard deviation of each denoised pixel, in the image's units"
+UNCERTAINTY_TAG = "uncertainty, σ in image units"  # its name says what a value means
 NOISE_NAMES = {"sigma": "σ", "gain": "gain", "offset": "offset", "read_sigma": "read σ"}
 
 
-def result_name(viewer, source, method: str, steps: int) -> str:
-    """`<source> [<method> denoised]`, or with its step count when that name is taken (Train more)."""
-    name = f"{source.name} [{method} denoised]"
+def result_name(viewer, source, method: str, steps: int, tag: str = "") -> str:
+    """`<source> [<method> denoised]` (with `tag`: `[<method> denoised, <tag>]`), or with its step
+    count when that name is taken (Train more)."""
+    name = f"{source.name} [{method} denoised{', ' + tag if tag else ''}]"
     return name if name not in viewer.layers else f"{name} {steps} steps"
 
 
-def provenance(result: Result, source, axes: str, model_folder: str = "") -> dict:
-    """How a result was made, kept in its layer's metadata (and in a TIFF saved with our writer)."""
-    return record(result.model, axes, source.name, model_folder or None, steps=result.steps,
+def provenance(result: Result, source, axes: str, model_folder: str = "", applied: bool = False) -> dict:
+    """How a result was made, kept in its layer's metadata (and in a TIFF saved with our writer).
+    A model `applied` to another layer has no estimate for it (the model's is of its training image)."""
+    made = record(result.model, axes, source.name, model_folder or None, steps=result.steps,
                   seconds=result.seconds, method=result.method)
+    return {**made, "estimated_psnr_gain_db": None, "applied": True} if applied else made
 
 
 def add_result(viewer, result: Result, source, axes: str = "", model_folder: str = "", reuse=None,
-               uncertainty: bool = True) -> list:
+               uncertainty: bool = True, tag: str = "", applied: bool = False) -> list:
     """The denoised layer where `source` lies, made from `reuse` (the preview layer) when given,
     and HQ-SSL's uncertainty layer (unless `uncertainty` is False); return them. Reusing the
     preview spares the UI thread napari's removal of one layer (a full `gc.collect()`) and the
-    adding of another (docs/benchmarks.md, "The end of a run")."""
-    name = result_name(viewer, source, result.method, result.steps)
-    metadata = {OURS: {"kind": "result", **provenance(result, source, axes, model_folder)}}
+    adding of another (docs/benchmarks.md, "The end of a run"). `tag` says why not to trust it."""
+    name = result_name(viewer, source, result.method, result.steps, tag)
+    metadata = {OURS: {"kind": "result", **provenance(result, source, axes, model_folder, applied)}}
     if reuse is not None and reuse in viewer.layers:
         reuse.translate = source.translate  # the preview was placed on its region
         for key in ("rotate", "shear", "axis_labels"):  # the preview was made without them
@@ -46,7 +50,7 @@ def add_result(viewer, result: Result, source, axes: str = "", model_folder: str
                                     contrast_limits=result.limits, metadata=metadata, **_placement(source))
     if result.uncertainty is None or not uncertainty:
         return [denoised]
-    return [denoised, add_uncertainty(viewer, result, source, name, axes, model_folder)]
+    return [denoised, add_uncertainty(viewer, result, source, name, axes, model_folder, applied)]
 
 
 def _placement(source) -> dict:
@@ -54,19 +58,23 @@ def _placement(source) -> dict:
                 affine=source.affine, axis_labels=source.axis_labels)
 
 
-def add_uncertainty(viewer, result: Result, source, name: str, axes: str = "", model_folder: str = ""):
-    """HQ-SSL's `<source> [uncertainty]` layer, hidden, beside the denoised layer `name`."""
-    made = provenance(result, source, axes, model_folder)
+def add_uncertainty(viewer, result: Result, source, name: str, axes: str = "", model_folder: str = "",
+                    applied: bool = False):
+    """HQ-SSL's `<source> [uncertainty, σ in image units]` layer, hidden, beside the denoised layer `name`."""
+    made = provenance(result, source, axes, model_folder, applied)
     return viewer.add_image(
-        result.uncertainty, name=name.replace(f"[{result.method} denoised]", "[uncertainty]"),
+        result.uncertainty, name=name.replace(f"[{result.method} denoised", f"[{UNCERTAINTY_TAG}"),
         colormap="magma", visible=False, contrast_limits=result.uncertainty_limits,
         metadata={OURS: {"kind": "uncertainty", "units": "image", "means": UNCERTAINTY_NOTE, **made}},
         **_placement(source))
 
 
-def done_text(result: Result) -> str:
+def done_text(result: Result, applied_to: str = "", tag: str = "") -> str:
+    """The status after a run ("Done: n2v, 682 steps in 130 s"), or after applying the model to `applied_to`."""
     lazy = " (denoised as you view it)" if result.lazy else ""
-    return f"Done: {result.method}, {result.steps} steps in {result.seconds:.0f} s{lazy}"
+    if applied_to:
+        return f"Done: denoised '{applied_to}' with the {result.method} model ({result.steps} steps){lazy}"
+    return f"Done: {result.method}, {result.steps} steps in {result.seconds:.0f} s{lazy}" + (f": {tag}" if tag else "")
 
 
 def _values(values) -> str:
