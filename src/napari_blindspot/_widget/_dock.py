@@ -21,12 +21,12 @@ from ._form import SettingsForm, on_gpu
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
 from ._model_actions import ModelActions
-from ._lifecycle import Job, Resources, follow_docking, gc_freeze, gc_thaw
+from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, gc_freeze, gc_thaw
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
 from ._results import add_result, add_uncertainty, describe_model, done_text
-from ._verdict import FEW_STEPS, budget_warning, doubt
+from ._verdict import FEW_STEPS, budget_warning, doubt, how_it_ended
 
 
 class DenoiseWidget(ModelActions, QWidget):
@@ -104,8 +104,10 @@ class DenoiseWidget(ModelActions, QWidget):
         for emitter in (viewer.dims.events.current_step, viewer.dims.events.ndisplay,
                         camera.events.center, camera.events.zoom):
             res.connect(emitter, self._schedule_preview_region)
+        asker = AskBeforeViewerCloses(viewer, lambda: self._may_discard_model("Close the viewer"))
         # the widget's layers go while the GL workaround still holds
-        res.closers += [self.preview.remove, self.layers.disconnect, self.form.disconnect, self.controls.loss_plot.shutdown]
+        res.closers += [asker.remove, self.preview.remove, self.layers.disconnect, self.form.disconnect,
+                        self.controls.loss_plot.shutdown]
         self.destroyed.connect(res.release)
 
     # -- state ------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ class DenoiseWidget(ModelActions, QWidget):
             self.controls.status("Denoising the whole image…" if job.kind == "train" else f"Denoising '{job.source.name}'…", 0, 0)
         elif isinstance(event, _jobs.Result):
             job.finished_with_result, job.phase, applied = True, "done", job.kind == "apply"
-            verdict = None if applied else doubt(job.final, job.steps, self.few_steps, self.worse_below_db)
+            verdict = None if applied else doubt(job.final, self._step_offset + job.steps, self.few_steps, self.worse_below_db)
             self.results = add_result(self.viewer, event, job.source, job.axes, self.model_folder,
                                       reuse=self.preview.take(), uncertainty=False,
                                       tag=verdict and verdict[0], applied=applied)
@@ -218,7 +220,7 @@ class DenoiseWidget(ModelActions, QWidget):
             if verdict:
                 show_warning(verdict[1])
             self.controls.status(done_text(event, job.source.name if applied else "", verdict and verdict[0]), 1, 1,
-                                 detail=joined(verdict and verdict[1], gain,
+                                 detail=joined(verdict and verdict[1], how_it_ended(job.final, job.run, self._step_offset), gain,
                                                true_text(self.viewer, job.source, event.denoised)))
         else:
             self._on_progress(event, job)

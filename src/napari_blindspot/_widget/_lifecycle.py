@@ -6,6 +6,8 @@ import gc
 import time
 from dataclasses import dataclass, field
 
+from qtpy.QtCore import QEvent, QObject
+
 from . import _jobs
 
 _jobs_running = 0  # across all dock widgets of the process
@@ -56,6 +58,28 @@ def follow_docking(widget, resources: "Resources", may_close) -> None:
         ask_before_the_x(widget, may_close)
     elif resources.docked:
         resources.release()
+
+
+class AskBeforeViewerCloses(QObject):
+    """On the viewer's main window: closing it (its "x", File > Close Window, Quit) asks first,
+    as closing the dock does; `viewer.close()` from Python has closed the canvas already: too late."""
+
+    def __init__(self, viewer, may_close):
+        super().__init__()
+        self.window, self.canvas, self.may_close = viewer.window._qt_window, viewer.window._qt_viewer, may_close
+        self.window.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Close and not self.canvas.isHidden() and not self.may_close():
+            event.ignore()
+            return True  # napari's own closeEvent never sees it: the window stays
+        return False
+
+    def remove(self) -> None:
+        try:
+            self.window.removeEventFilter(self)
+        except RuntimeError:  # the window is gone already
+            pass
 
 
 @dataclass

@@ -37,3 +37,16 @@ def budget_warning(first, run, few_steps: int = FEW_STEPS) -> str | None:
     return (f"The first step took {first_step_s:.1f} s, so the {budget_s:.0f} s budget allows about "
             f"{expected} step{'' if expected == 1 else 's'}: too few for a useful result.{why} "
             "Press Stop to change the settings.")
+
+
+def how_it_ended(final, run, offset: int = 0) -> str:
+    """Why a run ended before its budget (until it stops improving), and whether Train more kept
+    the weights it started from; steps count the model's whole history (`offset` before this run)."""
+    if final is None or run is None or final.best_step is None:
+        return ""
+    parts = []
+    if run.converged_at is not None:
+        parts.append(f"stopped: the held-out loss stopped improving at step {offset + final.best_step}")
+    if offset and final.best_step == 0:
+        parts.append(f"kept the model as it was at step {offset}: this run never beat its held-out loss")
+    return " · ".join(parts)
