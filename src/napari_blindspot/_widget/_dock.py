@@ -25,7 +25,7 @@ from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, g
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
-from ._results import add_result, add_uncertainty, describe_model, done_text
+from ._results import add_result, add_uncertainty, describe_model, done_text, uncertainty_text
 from ._verdict import FEW_STEPS, budget_warning, doubt, how_it_ended
 
 
@@ -221,7 +221,7 @@ class DenoiseWidget(ModelActions, QWidget):
                 show_warning(verdict[1])
             self.controls.status(done_text(event, job.source.name if applied else "", verdict and verdict[0]), 1, 1,
                                  detail=joined(verdict and verdict[1], how_it_ended(job.final, job.run, self._step_offset), gain,
-                                               true_text(self.viewer, job.source, event.denoised)))
+                                               true_text(self.viewer, job.source, event.denoised), uncertainty_text(event)))
         else:
             self._on_progress(event, job)
 

@@ -9,7 +9,7 @@ from ._jobs import Result
 from ._layers import OURS
 
 UNCERTAINTY_NOTE = "posterior standard deviation of each denoised pixel, in the image's units"
-UNCERTAINTY_TAG = "uncertainty, σ in image units"  # its name says what a value means
+UNCERTAINTY_UNITS = "σ, in the image's intensity units"  # what one of its values is
 NOISE_NAMES = {"sigma": "σ", "gain": "gain", "offset": "offset", "read_sigma": "read σ"}
 
 
@@ -60,13 +60,18 @@ def _placement(source) -> dict:
 
 def add_uncertainty(viewer, result: Result, source, name: str, axes: str = "", model_folder: str = "",
                     applied: bool = False):
-    """HQ-SSL's `<source> [uncertainty, σ in image units]` layer, hidden, beside the denoised layer `name`."""
+    """HQ-SSL's `<source> [uncertainty]` layer, hidden, beside the denoised layer `name`."""
     made = provenance(result, source, axes, model_folder, applied)
     return viewer.add_image(
-        result.uncertainty, name=name.replace(f"[{result.method} denoised", f"[{UNCERTAINTY_TAG}"),
+        result.uncertainty, name=name.replace(f"[{result.method} denoised", "[uncertainty"),
         colormap="magma", visible=False, contrast_limits=result.uncertainty_limits,
-        metadata={OURS: {"kind": "uncertainty", "units": "image", "means": UNCERTAINTY_NOTE, **made}},
+        metadata={OURS: {"kind": "uncertainty", "units": UNCERTAINTY_UNITS, "means": UNCERTAINTY_NOTE, **made}},
         **_placement(source))
+
+
+def uncertainty_text(result: Result) -> str:
+    """What the uncertainty layer's values are, for the status line (a layer has no units of its own)."""
+    return "" if result.uncertainty is None else f"uncertainty layer: {UNCERTAINTY_UNITS}, per pixel"
 
 
 def done_text(result: Result, applied_to: str = "", tag: str = "") -> str:
@@ -82,10 +87,25 @@ def _values(values) -> str:
     return " / ".join("?" if v is None else f"{v:.3g}" for v in values)  # one per channel
 
 
+def _variance_line(gain, offset) -> str:
+    """The noise variance as a line in the intensity: its intercept is no camera offset."""
+    if gain is None:
+        return "?"
+    return f"{gain:.3g} × intensity" + ("" if offset is None else f" {'-' if offset < 0 else '+'} {abs(offset):.3g}")
+
+
 def describe_noise(params: dict | None) -> str:
-    """HQ-SSL's learned noise in the image's units, e.g. "noise σ 14.9" or "noise gain 0.8, offset 12"."""
+    """HQ-SSL's learned noise in the image's units, e.g. "gaussian noise σ 14.9" or
+    "poisson-gaussian noise: variance = 1.17 × intensity - 113"."""
     if not params:
         return ""
+    if gains := params.get("gain"):
+        gains = gains if isinstance(gains, (list, tuple)) else [gains]
+        offsets = params.get("offset") or [None] * len(gains)
+        offsets = offsets if isinstance(offsets, (list, tuple)) else [offsets]
+        text = f"{params.get('kind', 'noise')} noise: variance = " + " / ".join(map(_variance_line, gains, offsets))
+        read = params.get("read_sigma") or []
+        return text + (f", read σ {_values(read)}" if any(r is not None for r in read) else "") + " (image units)"
     shown = [f"{NOISE_NAMES.get(k, k)} {_values(v)}" for k, v in params.items()
              if k not in ("kind", "learned") and v is not None and v != [None]]
     return f"{params.get('kind', 'noise')} noise " + ", ".join(shown) + " (image units)" if shown else ""
