@@ -26,6 +26,7 @@ CHANNELS_TIP = (
     "another. Slower: with N channels, a step costs about N times as much."
 )
 AXES_TIP = "Axes of the image: S, T, C, Z, Y, X (last two are usually YX)."
+MANY_CHANNELS = 4  # more channels than this are more likely frames or planes typed as C
 ERROR_STYLE = "QLineEdit { border: 1px solid #e0443e; }"
 NOTE_STYLE = "color: #a0a4aa;"
 
@@ -54,6 +55,14 @@ def _auto(spin, tip: str = ""):
     spin.native.setSpecialValueText("auto")
     spin.tooltip = tip or None
     return spin
+
+
+def _auto_int(label: str, maximum: int, step: int = 1, tip: str = ""):
+    """A whole-number field whose 0 reads "auto": a FloatSpinBox of no decimals, since magicgui's
+    SpinBox (superqt's QLargeIntSpinBox) has no special value text."""
+    spin = FloatSpinBox(label=label, min=0, max=maximum, step=step)
+    spin.native.setDecimals(0)
+    return _auto(spin, tip)
 
 
 def _row(label: str, *widgets, horizontal: bool = True) -> Container:
@@ -111,16 +120,14 @@ class SettingsForm:
                                         self.method, self.second, self.repeats, noise_row, duration_row,
                                         self.until])
 
-        self.patch_size = _auto(SpinBox(label="Patch size", max=1024, step=8),
-                                "Side of the square training patches, in pixels.")
-        self.batch_size = _auto(SpinBox(label="Batch size", max=1024),
-                                "Patches per training step. Smaller uses less memory.")
+        self.patch_size = _auto_int("Patch size", 1024, 8, "Side of the square training patches, in pixels.")
+        self.batch_size = _auto_int("Batch size", 1024, 1, "Patches per training step. Smaller uses less memory.")
         self.learning_rate = _auto(FloatSpinBox(label="Learning rate", max=0.1, step=1e-4))
         self.learning_rate.native.setDecimals(5)
         self.seed = SpinBox(label="Seed", max=2**31 - 1)
         self.device = ComboBox(label="Device", choices=DEVICES)
-        self.features = _auto(SpinBox(label="Network width", max=256, step=4), "Network width (base number "
-                              "of filters). Wider learns more but trains slower on a CPU.")
+        self.features = _auto_int("Network width", 256, 4, "Network width (base number of filters). Wider "
+                                  "learns more but trains slower on a CPU.")
         self.advanced = Container(widgets=[self.patch_size, self.batch_size, self.learning_rate, self.seed,
                                            self.device, self.features])
         for container in (self.basic, self.advanced):
@@ -178,6 +185,10 @@ class SettingsForm:
         self.axes.tooltip = problem or AXES_TIP
         has_c = problem is None and "C" in text.upper()
         hint = self._found[1] if text.upper().strip() == self._found[0] else ""
+        if has_c and (count := layer_data(self.image.value).shape[text.upper().strip().index("C")]) > MANY_CHANNELS:
+            hint = (f"{count} channels (C): each is denoised as a channel, with 'one model per channel' "
+                    f"{count} networks. Frames or planes? Type T or Z for that axis instead.")
+        hint = f"Not these axes: {problem.rstrip('.')}." if problem else hint  # shown, not only in the tooltip
         self.axes_hint.value, self.axes_hint.visible = hint, bool(hint)
         self.channels.visible = self.channels.enabled = has_c
         self.show_z_choice()
@@ -244,8 +255,8 @@ class SettingsForm:
             method=method, axes=axes, time_budget_s=float(value) if seconds else None,
             steps=None if seconds else value, seed=self.seed.value, device=self.device.value, noise=noise,
             sigma=(self.sigma.value or None) if hq and noise in ("auto", "gaussian") else None,
-            patch_size=self.patch_size.value or None, batch_size=self.batch_size.value or None,
-            learning_rate=self.learning_rate.value or None, features=self.features.value or None,
+            patch_size=int(self.patch_size.value) or None, batch_size=int(self.batch_size.value) or None,
+            learning_rate=self.learning_rate.value or None, features=int(self.features.value) or None,
             channels=self.channels.value if "C" in axes else "joint",
             three_d=Z_MODES[self.z_mode.value] if "Z" in axes else None,  # None: the core decides
             scale=layer_scale(layer), frames_are_repeats=method == "n2n" and self.repeats.value,
