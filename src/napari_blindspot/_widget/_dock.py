@@ -25,7 +25,7 @@ from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, g
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
-from ._results import add_result, add_uncertainty, describe_model, done_text, uncertainty_text
+from ._results import add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
 from ._verdict import FEW_STEPS, budget_warning, doubt, how_it_ended
 
 
@@ -213,7 +213,7 @@ class DenoiseWidget(ModelActions, QWidget):
                                       reuse=self.preview.take(), uncertainty=False,
                                       tag=verdict and verdict[0], applied=applied)
             if event.uncertainty is not None:  # one layer add per turn of the event loop
-                self._pending = (event, job.source, self.results[0].name, job.axes, self.model_folder, applied)
+                self._pending = (event, job.source, base_name(self.results[0]), job.axes, self.model_folder, applied)
                 QTimer.singleShot(0, self._add_uncertainty)
             self.model = event.model
             gain = estimate_text(job.gain_db if job.kind == "train" else None)

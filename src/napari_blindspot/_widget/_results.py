@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._provenance import record
-from ._jobs import Result
+from ._jobs import Result, display_range
 from ._layers import OURS
 
 UNCERTAINTY_NOTE = "posterior standard deviation of each denoised pixel, in the image's units"
@@ -35,8 +35,12 @@ def add_result(viewer, result: Result, source, axes: str = "", model_folder: str
     preview spares the UI thread napari's removal of one layer (a full `gc.collect()`) and the
     adding of another (docs/benchmarks.md, "The end of a run"). `tag` says why not to trust it."""
     name = result_name(viewer, source, result.method, result.steps, tag)
-    metadata = {OURS: {"kind": "result", **provenance(result, source, axes, model_folder, applied)}}
-    if reuse is not None and reuse in viewer.layers:
+    metadata = {OURS: {"kind": "result", "name": name, **provenance(result, source, axes, model_folder, applied)}}
+    if "C" in axes.upper() and not result.lazy:
+        if reuse is not None and reuse in viewer.layers:
+            viewer.layers.remove(reuse)
+        denoised = _add_channels(viewer, result, source, axes.upper().index("C"), name, metadata)
+    elif reuse is not None and reuse in viewer.layers:
         reuse.translate = source.translate  # the preview was placed on its region
         for key in ("rotate", "shear", "axis_labels"):  # the preview was made without them
             if not np.array_equal(getattr(reuse, key), getattr(source, key)):
@@ -48,9 +52,29 @@ def add_result(viewer, result: Result, source, axes: str = "", model_folder: str
     else:
         denoised = viewer.add_image(result.denoised, name=name, colormap=source.colormap,
                                     contrast_limits=result.limits, metadata=metadata, **_placement(source))
+    denoised = denoised if isinstance(denoised, list) else [denoised]
     if result.uncertainty is None or not uncertainty:
-        return [denoised]
-    return [denoised, add_uncertainty(viewer, result, source, name, axes, model_folder, applied)]
+        return denoised
+    return denoised + [add_uncertainty(viewer, result, source, name, axes, model_folder, applied)]
+
+
+def _add_channels(viewer, result: Result, source, c: int, name: str, metadata: dict) -> list:
+    """One layer per channel (napari's `channel_axis`), each with its own contrast: one range for
+    all would show a dim channel black and a bright one washed out."""
+    data = result.denoised
+    count = data.shape[c]
+    keep = [i for i in range(source.ndim) if i != c]
+    return viewer.add_image(
+        data, channel_axis=c, name=[f"{name} C{i}" for i in range(count)],
+        contrast_limits=[display_range(np.take(data, i, axis=c)) for i in range(count)],
+        metadata=[{OURS: {**metadata[OURS], "channel": i}} for i in range(count)],
+        scale=[source.scale[i] for i in keep], translate=[source.translate[i] for i in keep],
+        axis_labels=[source.axis_labels[i] for i in keep])
+
+
+def base_name(layer) -> str:
+    """A result's name without its channel: `<source> [<method> denoised]`."""
+    return (layer.metadata.get(OURS) or {}).get("name", layer.name)
 
 
 def _placement(source) -> dict:
