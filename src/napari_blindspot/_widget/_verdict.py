@@ -34,8 +34,10 @@ def budget_warning(first, run, few_steps: int = FEW_STEPS) -> str | None:
         return None
     why = (" A 3D network on the CPU is slow: choose '2D slices' for Z, use a GPU, or give it far "
            "longer." if three_d and cpu else " Give it longer, or a smaller patch or network under Advanced.")
-    return (f"The first step took {first_step_s:.1f} s, so the {budget_s:.0f} s budget allows about "
-            f"{expected} step{'' if expected == 1 else 's'}: too few for a useful result.{why} "
+    allows = (f"allows about {expected} step{'' if expected == 1 else 's'}" if expected > 1
+              else "is spent before a second step")
+    return (f"The first step took {first_step_s:.1f} s, so the {budget_s:.0f} s budget {allows}: too few "
+            f"for a useful result.{why} "
             "Press Stop to change the settings.")
 
 
