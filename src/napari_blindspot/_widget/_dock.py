@@ -236,7 +236,7 @@ class DenoiseWidget(ModelActions, QWidget):
         step, job.steps = self._step_offset + p.step, p.step
         if p.done:
             job.final = p
-        elif p.step == 1 and (warning := budget_warning(p, job.run, self.few_steps)):
+        elif warning := budget_warning(p, job, self.few_steps):
             show_warning(warning)
         if p.estimated_psnr_gain_db is not None:
             job.gain_db = p.estimated_psnr_gain_db

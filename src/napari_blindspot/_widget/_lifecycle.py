@@ -98,6 +98,8 @@ class Job:
     gain_db: float | None = None  # the latest held-out estimate of the PSNR gain
     steps: int = 0  # steps this run has done so far
     final: object = None  # the run's last Progress event (done=True): the kept weights' estimate
+    first_step_s: float = 0.0  # for the budget warning (_verdict.budget_warning), said once
+    budget_said: bool = False
     started_at: float = field(default_factory=time.monotonic)
 
     def stop(self, cancel: bool = False) -> None:

@@ -23,20 +23,28 @@ def doubt(final, steps: int, few_steps: int = FEW_STEPS, worse_below_db: float =
     return None
 
 
-def budget_warning(first, run, few_steps: int = FEW_STEPS) -> str | None:
-    """After the `first` step of `run`: the steps its time budget allows at that pace, when too few."""
-    if run is None or not run.config.time_budget_s or first.elapsed_s <= 0:
+def budget_warning(p, job, few_steps: int = FEW_STEPS) -> str | None:
+    """At step 1 or 2 of `job`: the steps its time budget allows at the pace of a step, when too
+    few, said once. The first step also pays one-time costs: it alone speaks only when it used
+    up the budget; else the second step's time is the pace."""
+    run = job.run
+    if run is None or not run.config.time_budget_s or p.step > 2 or job.budget_said:
         return None
-    first_step_s, budget_s = first.elapsed_s, run.config.time_budget_s
-    three_d, cpu = run.three_d, run.device.type == "cpu"
-    expected = int(budget_s / first_step_s)
+    budget_s, three_d, cpu = run.config.time_budget_s, run.three_d, run.device.type == "cpu"
+    if p.step == 1:
+        job.first_step_s = p.elapsed_s
+        if p.elapsed_s < budget_s:
+            return None
+    first_step_s = p.elapsed_s if p.step == 1 else p.elapsed_s - job.first_step_s
+    expected = int(budget_s / max(first_step_s, 1e-9))
     if expected >= few_steps:
         return None
+    job.budget_said = True
     why = (" A 3D network on the CPU is slow: choose '2D slices' for Z, use a GPU, or give it far "
            "longer." if three_d and cpu else " Give it longer, or a smaller patch or network under Advanced.")
     allows = (f"allows about {expected} step{'' if expected == 1 else 's'}" if expected > 1
               else "is spent before a second step")
-    return (f"The first step took {first_step_s:.1f} s, so the {budget_s:.0f} s budget {allows}: too few "
+    return (f"A step took {first_step_s:.1f} s, so the {budget_s:.0f} s budget {allows}: too few "
             f"for a useful result.{why} "
             "Press Stop to change the settings.")
 
