@@ -121,6 +121,20 @@ def test_train_more_continues_from_the_model(noisy_image, tiny):
     assert any(not torch.equal(a, b) for a, b in zip(before, run.model.net.parameters()))
 
 
+
+def test_train_more_keeps_the_earlier_weights_when_it_does_not_beat_their_held_out_loss(noisy_image, tiny):
+    _, noisy = noisy_image
+    run = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": 20}, learning_rate=3e-3))
+    list(run)
+    before = [p.detach().clone() for p in run.model.net.parameters()]
+    best_step = run.model.spec.history["best_step"]
+    # a learning rate far too high wrecks the weights: every held-out loss of this run is worse
+    more = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": 4}, learning_rate=0.08), model=run.model)
+    events = list(more)
+    assert all(torch.equal(a, b) for a, b in zip(before, run.model.net.parameters()))
+    assert events[-1].best_step == 0 and run.model.spec.history["best_step"] == best_step
+    assert run.model.spec.history["steps"] == 24
+
 @pytest.mark.parametrize("scale, three_d, spatial_ndim, words", [
     ((2.5, 0.5, 0.5), None, 2, "5.0x"),  # anisotropic: slices
     ((1.0, 0.5, 0.5), None, 2, "on the CPU"),  # near-isotropic, but on the CPU: slices too

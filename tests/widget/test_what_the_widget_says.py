@@ -132,7 +132,9 @@ def test_learned_noise_reads_in_the_image_units():
         "gaussian noise σ 14.9 (image units)"
     text = describe_noise({"kind": "poisson-gaussian", "gain": [0.81, 1.2], "offset": [12.0, -3.0],
                            "read_sigma": [3.46, None]})
-    assert text == "poisson-gaussian noise gain 0.81 / 1.2, offset 12 / -3, read σ 3.46 / ? (image units)"
+    assert text == ("poisson-gaussian noise: variance = 0.81 × intensity + 12 / 1.2 × intensity - 3, "
+                    "read σ 3.46 / ? (image units)")  # a variance line: its intercept is no camera offset
+    assert describe_noise({"kind": "poisson", "gain": [1.17]}) == "poisson noise: variance = 1.17 × intensity (image units)"
     assert describe_noise(None) == "" and describe_noise({"kind": "gaussian", "sigma": None}) == ""
 
 
@@ -150,3 +152,5 @@ def test_the_hqssl_model_line_shows_the_learned_sigma(viewer, trained_hqssl):
         assert np.isfinite(value) and value == pytest.approx(noise[key][0], rel=5e-3, abs=1e-9)
     std = viewer.layers["noisy [uncertainty]"]
     assert "standard deviation" in std.metadata[OURS]["means"]
+    assert std.metadata[OURS]["units"] == "σ, in the image's intensity units"
+    assert "uncertainty layer: σ, in the image's intensity units" in widget.controls.status_label.text()

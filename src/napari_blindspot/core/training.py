@@ -106,6 +106,8 @@ class TrainingRun:
             self.model = model.to(self.device)
             self.settings = replace(self.settings, network=model.spec.network)
         self._fresh_noise_model = model is None and self.model.noise is not None
+        self._continued = model is not None  # its weights so far compete with the new ones
+        self.converged_at: int | None = None  # until_converged: the step it stopped at, having stopped improving
         self._stop = threading.Event()
         self._preview_region: tuple | None = None
         self._stopwatch = Stopwatch()
@@ -143,6 +145,8 @@ class TrainingRun:
         optimiser = self._optimiser()
         amp = Amp(cfg.amp and self.device.type == "cuda")
         validation, best = self._validation_set(), Best()
+        if self._continued:  # Train more keeps the weights it started from unless it beats them on this set
+            best.offer(model, validation.evaluate(model), 0, 0.0)
         schedule = Schedule(cfg.steps, cfg.time_budget_s)
         previews = Pacer(cfg.preview_every_s, PREVIEW_SHARE)
         validations = Pacer(cfg.validation_every_s, VALIDATION_SHARE,
@@ -167,6 +171,7 @@ class TrainingRun:
                 validations.took(watch.last, time.perf_counter() - start)
                 validated_at = count
                 if cfg.until_converged and best.converged(event.elapsed_s):
+                    self.converged_at = count
                     self._stop.set()
             if previews.due(event.elapsed_s, count):
                 with watch.time("preview"):
@@ -208,7 +213,7 @@ class TrainingRun:
         earlier = history.get("steps", 0)
         history.update(steps=earlier + count, seconds=round(history.get("seconds", 0) + elapsed, 2),
                        loss=loss_value, val_loss=None if quality is None else quality.loss,
-                       best_step=earlier + best.step if quality else history.get("best_step"),
+                       best_step=earlier + best.step if quality and best.step else history.get("best_step"),
                        estimated_psnr_gain_db=_rounded(quality and quality.psnr_gain_db),
                        estimated_psnr_gain_db_interval=_rounded(quality and quality.psnr_gain_db_interval))
         if model.noise is not None:
