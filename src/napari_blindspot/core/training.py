@@ -215,8 +215,10 @@ class TrainingRun:
         rate = count / elapsed if elapsed > 0 else 0.0
         if cfg.steps and (not cfg.time_budget_s or cfg.steps / max(rate, 1e-9) < cfg.time_budget_s):
             total, eta = cfg.steps, (cfg.steps - count) / max(rate, 1e-9)
-        else:
+        elif cfg.time_budget_s:
             total, eta = max(count, int(rate * cfg.time_budget_s)), max(0.0, cfg.time_budget_s - elapsed)
+        else:  # until converged, uncapped: the end is not known (total 0, as Qt's busy bar)
+            total, eta = 0, 0.0
         noise = self._noise_params() if self.model.noise is not None else None
         return Progress(count, total, elapsed, loss_value, steps_per_s=rate, eta_s=eta, noise_params=noise)
 
