@@ -224,6 +224,10 @@ def read_scale(path, series: int | None = None) -> tuple[float, ...] | None:
         return None
     if spacing is None or "Z" not in axes:
         return None
+    if not all(math.isfinite(v) and 1e-9 <= v <= 1e9 for v in spacing.values()):  # NaN, 0, absurd
+        warnings.warn(f"{path}: voxel spacing {spacing} is not usable (zero, NaN or absurd): ignored "
+                      "(give it with --scale)", MetadataWarning, stacklevel=2)
+        return None
     return tuple(float(spacing.get(a, 1.0)) for a in axes)
 
 
