@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .config import MIN_SIDE, TrainConfig, validate_image, validate_second
+from .config import MIN_SIDE, TrainConfig, refuse_upscaled, validate_image, validate_second
 from .data import StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
 from .defaults import Settings, settings
 from .device import choose_device, torch_threads
@@ -86,6 +86,8 @@ class TrainingRun:
         self.device = choose_device(config.device)
         self.three_d, self.three_d_reason = _choose_three_d(config, model, image.shape, scale, self.device)
         self.view = StackView.of(image, axes, three_d=self.three_d)
+        refuse_upscaled(self.view.read(0, tuple(slice((s - min(s, 64)) // 2, (s + min(s, 64)) // 2)
+                                                for s in self.view.spatial_shape)))
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
