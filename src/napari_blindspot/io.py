@@ -84,6 +84,9 @@ def _check_input_file(file: Path, suffix: str) -> None:
     if suffix == ".zarr":
         if not file.is_dir():
             raise ValueError(f"input {file} is not a zarr folder: give a .zarr directory")
+        from ._paths import check_zarr_folder
+
+        check_zarr_folder(file, "input")  # zarr would open a FIFO inside and block forever
     elif not file.is_file():  # a FIFO or a device would block in open() or never end
         raise ValueError(f"input {file} is not a regular file: give an image file")
 
