@@ -20,6 +20,7 @@ import shutil
 import signal
 import tempfile
 import threading
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +169,9 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
     suffix = suffix_of(path)
     check_writable(path)
     _check_replaceable("output", path, overwrite)
+    _clean_debris(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent or "."))
+    (tmp / _OWNER).write_text(str(os.getpid()))  # the marker: ours, and whose
     target = tmp / path.name
     try:
         if suffix == ".zarr":
@@ -200,6 +203,38 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_OWNER = ".napari-blindspot-owner"  # inside each temporary folder: the writing process's id
+
+
+def _clean_debris(path: Path) -> None:
+    """Temporary folders a killed run (SIGKILL: no cleanup) left beside `path`: removed when ours
+    and their process is gone, else named."""
+    import warnings
+
+    for old in (path.parent or Path(".")).glob(f".{glob_escape(path.name)}.*"):
+        owner = old / _OWNER
+        try:
+            pid = int(owner.read_text()) if old.is_dir() and owner.is_file() else None
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and not _alive(pid):
+            shutil.rmtree(old, ignore_errors=True)
+            warnings.warn(f"removed {old}, a partial output an interrupted run left", stacklevel=3)
+        elif pid is None:
+            warnings.warn(f"{old} looks like a partial output of an interrupted run, but is not marked as ours: "
+                          "delete it yourself if it is", stacklevel=3)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 class _WholeWrites:
