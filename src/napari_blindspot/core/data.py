@@ -256,7 +256,7 @@ def measure_normalisation(view: StackView, max_values: int = 2**24, seed: int = 
         stacked = np.concatenate(blocks, axis=1).astype(np.float64)
         values = list(stacked)
     peak = max((float(np.abs(v).max()) for v in values if v.size), default=0.0)
-    if math.isfinite(peak) and peak > np.finfo(np.float32).max:
+    if math.isfinite(peak) and peak > float(np.finfo(np.float32).max):
         raise ValueError(f"the image holds values up to {peak:.3g}, beyond float32's range (3.4e38) that "
                          "training computes in: rescale it (e.g. image / image.max()) first")
     with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are refused just below, without a warning

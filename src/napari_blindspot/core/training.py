@@ -86,8 +86,9 @@ class TrainingRun:
         self.device = choose_device(config.device)
         self.three_d, self.three_d_reason = _choose_three_d(config, model, image.shape, scale, self.device)
         self.view = StackView.of(image, axes, three_d=self.three_d)
-        refuse_upscaled(self.view.read(0, tuple(slice((s - min(s, 64)) // 2, (s + min(s, 64)) // 2)
-                                                for s in self.view.spatial_shape)))
+        with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 are refused with their own words
+            refuse_upscaled(self.view.read(0, tuple(slice((s - min(s, 64)) // 2, (s + min(s, 64)) // 2)
+                                                    for s in self.view.spatial_shape)))
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
