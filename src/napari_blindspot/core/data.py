@@ -255,6 +255,10 @@ def measure_normalisation(view: StackView, max_values: int = 2**24, seed: int = 
             blocks.append(view.read(int(rng.integers(view.n_samples)), region).reshape(view.channels, -1))
         stacked = np.concatenate(blocks, axis=1).astype(np.float64)
         values = list(stacked)
+    peak = max((float(np.abs(v).max()) for v in values if v.size), default=0.0)
+    if math.isfinite(peak) and peak > float(np.finfo(np.float32).max):
+        raise ValueError(f"the image holds values up to {peak:.3g}, beyond float32's range (3.4e38) that "
+                         "training computes in: rescale it (e.g. image / image.max()) first")
     with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are refused just below, without a warning
         mean = tuple(float(v.mean()) for v in values)
         std = tuple(float(v.std()) for v in values)

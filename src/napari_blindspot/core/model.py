@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from . import methods
-from .config import validate_second
+from .config import validate_image, validate_second
 from .data import StackView, validate_axes
 from .defaults import prediction_tiles
 from .device import choose_device
@@ -104,6 +104,7 @@ class Model:
         if return_uncertainty and not self.algorithm.has_uncertainty:
             raise ValueError("uncertainty maps come from HQ-SSL's posterior; this model is "
                              f"{self.spec.method}")
+        validate_image(image)  # complex, bool, object or empty arrays: a clear error, not torch's
         view, tile, margin = self.tiling(image, axes, tile)
         if second is not None:
             view = PairedView(view, self.tiling(validate_second(second, image), axes, tile)[0])
@@ -153,7 +154,7 @@ def load_model(path, device: str = "auto") -> Model:
     """Load a model folder written by `Model.save`, or the .zip `bmz.export_model` wrote (its
     attached folder files): JSON + safetensors only, checked before use."""
     if is_package(path):
-        with unpacked_package(path) as folder:
+        with unpacked_package(path, weights_bytes=_weights_bytes) as folder:
             return load_model(folder, device)
     spec = spec_from_json(read_config(path))
     noise = build_noise_model(spec)  # a few numbers per channel
@@ -167,6 +168,15 @@ def load_model(path, device: str = "auto") -> Model:
     if noise is not None:
         noise.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("noise.")})
     return Model(spec, net, noise).to(choose_device(device))
+
+
+def _weights_bytes(config) -> int:
+    """The most bytes a safetensors file of `config`'s network can take (its header aside: 1 MiB)."""
+    spec = spec_from_json(config)
+    with torch.device("meta"):
+        net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+    noise = build_noise_model(spec)
+    return sum(t.numel() * 8 for t in _state(net, noise).values()) + (1 << 20)
 
 
 class CanonicalWriter:

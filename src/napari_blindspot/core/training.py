@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import methods
-from .config import MIN_SIDE, TrainConfig, validate_image, validate_second
+from .config import MIN_SIDE, TrainConfig, refuse_upscaled, validate_image, validate_second
 from .data import StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
 from .defaults import Settings, settings
 from .device import choose_device, torch_threads
@@ -93,6 +93,9 @@ class TrainingRun:
         self.device = choose_device(config.device)
         self.three_d, self.three_d_reason = _choose_three_d(config, model, image.shape, scale, self.device)
         self.view = StackView.of(image, axes, three_d=self.three_d)
+        with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 are refused with their own words
+            refuse_upscaled(self.view.read(0, tuple(slice((s - min(s, 64)) // 2, (s + min(s, 64)) // 2)
+                                                    for s in self.view.spatial_shape)))
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
@@ -230,8 +233,10 @@ class TrainingRun:
         rate = count / elapsed if elapsed > 0 else 0.0
         if cfg.steps and (not cfg.time_budget_s or cfg.steps / max(rate, 1e-9) < cfg.time_budget_s):
             total, eta = cfg.steps, (cfg.steps - count) / max(rate, 1e-9)
-        else:
+        elif cfg.time_budget_s:
             total, eta = max(count, int(rate * cfg.time_budget_s)), max(0.0, cfg.time_budget_s - elapsed)
+        else:  # until converged, uncapped: the end is not known (total 0, as Qt's busy bar)
+            total, eta = 0, 0.0
         noise = self._noise_params() if self.model.noise is not None else None
         return Progress(count, total, elapsed, loss_value, steps_per_s=rate, eta_s=eta, noise_params=noise)
 
