@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from .core.config import DEVICES, METHODS, NOISE_MODELS
+from .core.config import DEVICES, METHODS, NOISE_MODELS, PRECISIONS
 
 EXIT_USER_ERROR = 2
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit
@@ -32,6 +32,13 @@ def _number(kind, low=None, what="a number", typical=""):
 _count = lambda low, what, typical="": _number(int, low, what, typical)  # noqa: E731
 
 
+def _views(text):
+    value = _count(1, "a number of views from 1 to 8")(text)
+    if value > 8:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of views from 1 to 8")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="napari-blindspot",
@@ -48,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         # SUPPRESS: absent here must not overwrite `napari-blindspot --debug <command>`
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    def precision(p):
+        p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                       help="the network's number format (default auto: bfloat16 where the CPU or GPU has it)")
+
+    def views(p):  # --tta N or --no-tta; neither: the default views, one view for a large input
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--tta", type=_views, metavar="N", help="average N flipped and turned views (1 to 8; "
+                           "default: the method's views, one for inputs over 2 megapixels)")
+        group.add_argument("--no-tta", action="store_const", const=1, dest="tta",
+                           help="predict one view only (= --tta 1): faster, a little noisier")
 
     def training_options(p):
         p.add_argument("--method", default="n2v", choices=METHODS)
@@ -72,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--report", metavar="RUN.json", help="write the run's summary (steps, best step, "
                                                             "held-out loss, estimated PSNR gain, noise) as JSON")
         p.add_argument("--device", default="auto", choices=DEVICES)
+        precision(p)
         p.add_argument("--patch-size", type=_count(8, "a patch side of at least 8 pixels", " (64 is typical)"),
                        help="training patch side in pixels")
         p.add_argument("--batch-size", type=_count(1, "a positive whole number of patches", " (16 is typical)"))
@@ -91,15 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     tile = dict(type=_count(8, "a tile side of at least 8 pixels", " (256 is typical)"),
                 help="prediction tile side in pixels")
-    no_tta = dict(action="store_false", dest="tta",
-                  help="predict one view only: faster, a little noisier (default: the mean over flipped and turned views)")
     d = sub.add_parser("denoise", help="train on INPUT and write the denoised OUTPUT")
     d.add_argument("input")
     d.add_argument("output")
     training_options(d)
     d.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
     d.add_argument("--tile", **tile)
-    d.add_argument("--no-tta", **no_tta)
+    views(d)
     d.add_argument("--uncertainty", metavar="PATH", help="HQ-SSL: write the posterior std here")
 
     t = sub.add_parser("train", help="train on INPUT and save the model to MODEL_DIR")
@@ -113,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output")
     p.add_argument("--axes", help="axes of the input (default: from the file's metadata, else the model's)")
     p.add_argument("--tile", **tile)
-    p.add_argument("--no-tta", **no_tta)
+    views(p)
     p.add_argument("--device", default="auto", choices=DEVICES)
+    precision(p)
     p.add_argument("--uncertainty", metavar="PATH", help="HQ-SSL: write the posterior std here")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on an existing dask.distributed cluster, e.g. tcp://host:8786")

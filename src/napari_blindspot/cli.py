@@ -48,7 +48,7 @@ def _train(args, image, axes):
                          until_converged=args.until_converged, frames_are_repeats=args.frames_are_repeats,
                          seed=args.seed, device=args.device, noise=args.noise, sigma=args.sigma,
                          patch_size=args.patch_size, batch_size=args.batch_size, three_d=args.three_d,
-                         scale=scale, channels=args.channels, preview_every_s=None)
+                         scale=scale, channels=args.channels, preview_every_s=None, precision=args.precision)
     run = train(image, config, target=read_image(args.target, args.series) if args.target else None)
     faults.check_batch_fits(run)
     if axes is None and not args.quiet:
@@ -97,7 +97,8 @@ def _write_report(path, run, final) -> None:
     """The run's summary as JSON, written atomically (docs: command-line contract)."""
     report = {"format": REPORT_FORMAT, "method": run.config.method, "axes": run.config.axes, "steps": final.step,
               "seconds": round(final.elapsed_s, 2), "best_step": final.best_step, "heldout_loss": final.val_loss,
-              "estimated_psnr_gain_db": final.estimated_psnr_gain_db, "noise": final.noise_params}
+              "estimated_psnr_gain_db": final.estimated_psnr_gain_db, "noise": final.noise_params,
+              "settings": _settings(run)}
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
@@ -107,6 +108,14 @@ def _write_report(path, run, final) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _settings(run) -> dict:
+    """What the run trained with, so that runs compare as training pixels per second."""
+    network = run.model.spec.network
+    return {"patch": list(run.settings.patch), "batch": run.settings.batch, "precision": run.model.precision.name,
+            "features": network.get("features"), "decoder_features": network.get("decoder_features"),
+            "depth": network.get("depth"), "context_planes": 0}
 
 
 def _parse_scale(text: str) -> tuple[float, ...]:
@@ -213,7 +222,7 @@ def _run(args) -> None:
             from .distributed import check_scheduler
 
             check_scheduler(args.scheduler)
-        model = load_model(args.model_dir, device=args.device)
+        model = load_model(args.model_dir, device=args.device, precision=args.precision)
         image = read_image(args.input, args.series)
         check_space({p: output_bytes(image.shape) for p in (args.output, args.uncertainty) if p})
         axes = _input_axes(args, image)

@@ -16,6 +16,7 @@ from .data import validate_scale
 METHODS = ("n2v", "n2v2", "hqssl", "n2n")
 NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "float32", "bfloat16")  # auto: bfloat16 where the CPU or GPU has it (precision.py)
 CHANNEL_MODES = ("joint", "independent")
 NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths, see blindspot.PRESETS
 MIN_SIDE = 16  # smallest image side (pixels) we train on
@@ -51,6 +52,7 @@ class TrainConfig:
     until_converged: bool = False  # end when the held-out loss stops improving (the budget caps it)
     frames_are_repeats: bool = False  # N2N without a second recording: neighbouring T (or S) frames
     amp: bool = True  # mixed precision on CUDA
+    precision: str = "auto"  # the network's number format; weights, losses and HQ-SSL's head stay float32
     num_threads: int | None = None  # CPU threads for torch (default: all available cores)
     # axis C: "joint", one model sees all channels (they can help each other); "independent",
     # one full-width model per channel (a grouped network). A continued model keeps its own.
@@ -62,6 +64,7 @@ class TrainConfig:
         _choice("method", self.method, METHODS)
         _choice("noise model", self.noise, NOISE_MODELS)
         _choice("device", self.device, DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
         if self.network_preset is not None:
             _choice("network preset", self.network_preset, NETWORK_PRESETS)
         if self.channels not in CHANNEL_MODES:

@@ -138,7 +138,7 @@ class ValidationSet:
         count = 0
         for i in range(len(self.targets)):
             y = self.targets[i : i + 1].double()
-            out = model.net(self.inputs[i : i + 1].contiguous(memory_format=model.memory_format)).double()
+            out = model.forward(self.inputs[i : i + 1]).double()
             held = self.held[i : i + 1].expand_as(y)
             if self.method == "hqssl":
                 mu, prior_var = hqssl.prior(out, y.shape[1], model.net.groups)

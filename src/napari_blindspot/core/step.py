@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import torch
 
 from . import hqssl
 from .masking import mask_batch, masked_mse
 from .model import Model
+from .precision import Precision
 
 
 
@@ -36,7 +35,7 @@ def loss(model: Model, target: torch.Tensor, inputs: torch.Tensor, coords: torch
          held: torch.Tensor | None = None) -> torch.Tensor:
     """N2V: MSE on the masked pixels; N2N: MSE on every pixel not held out; HQ-SSL: the noise
     model's negative log-likelihood on every pixel not held out."""
-    out = model.net(inputs)
+    out = model.forward(inputs)  # float32 whatever the network computed in
     if coords is not None:
         return masked_mse(out, target, coords)
     keep = None if held is None else ~held
@@ -46,24 +45,14 @@ def loss(model: Model, target: torch.Tensor, inputs: torch.Tensor, coords: torch
     return hqssl.loss(model.noise, target, out, model.net.groups, keep)
 
 
-class Amp:
-    """Mixed precision on CUDA (autocast + gradient scaling); plain float32 elsewhere."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.scaler = torch.amp.GradScaler("cuda", enabled=enabled)
-
-    def autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16) if self.enabled else nullcontext()
-
-
-def step(model: Model, optimiser: torch.optim.Optimizer, amp: Amp, target, inputs, coords, held) -> float:
-    """One optimiser step on one batch; returns its loss."""
+def step(model: Model, optimiser: torch.optim.Optimizer, precision: Precision, target, inputs, coords, held) -> float:
+    """One optimiser step on one batch; returns its loss. The forward runs in the model's
+    precision (`Model.forward`); `precision.scaler` scales float16's gradients (else a no-op)."""
     model.net.train()
-    with amp.autocast():
-        value = loss(model, target, inputs, coords, held)
+    value = loss(model, target, inputs, coords, held)
+    scaler = precision.scaler
     optimiser.zero_grad(set_to_none=True)
-    amp.scaler.scale(value).backward()
-    amp.scaler.step(optimiser)
-    amp.scaler.update()
+    scaler.scale(value).backward()
+    scaler.step(optimiser)
+    scaler.update()
     return float(value.detach())

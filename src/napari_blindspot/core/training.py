@@ -28,7 +28,7 @@ from .model import Model, ModelSpec, build_network, build_noise_model
 from .patches import Pairs, PatchSampler
 from .preview import PREVIEW_SHARE, central_region, preview_of
 from .schedule import Best, Pacer, Schedule, Stopwatch
-from .step import Amp, blind_spot_input, step
+from .step import blind_spot_input, step
 
 NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
 NOISE_LR_FACTOR = 10.0  # noise parameters are few and well determined: let them move faster
@@ -98,6 +98,7 @@ class TrainingRun:
             self._check_compatible(model)
             self.model = model.to(self.device)
             self.settings = replace(self.settings, network=model.spec.network)
+        self.model.set_precision(config.precision, config.amp)  # training, validation and previews
         self._fresh_noise_model = model is None and self.model.noise is not None
         self._stop = threading.Event()
         self._preview_region: tuple | None = None
@@ -134,7 +135,6 @@ class TrainingRun:
             model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
             self._fresh_noise_model = False
         optimiser = self._optimiser()
-        amp = Amp(cfg.amp and self.device.type == "cuda")
         validation, best = self._validation_set(), Best()
         schedule = Schedule(cfg.steps, cfg.time_budget_s)
         previews = Pacer(cfg.preview_every_s, PREVIEW_SHARE)
@@ -148,7 +148,7 @@ class TrainingRun:
                 x = x.contiguous(memory_format=model.memory_format)
                 inputs, target, coords = blind_spot_input(model, x, generator, cfg.mask_percent, held)
             with watch.time("network"):
-                loss_value = step(model, optimiser, amp, target, inputs, coords, held)
+                loss_value = step(model, optimiser, model.precision, target, inputs, coords, held)
             count += 1
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"training diverged at step {count} (loss {loss_value}): "
@@ -201,7 +201,8 @@ class TrainingRun:
         history.update(steps=earlier + count, seconds=round(history.get("seconds", 0) + elapsed, 2),
                        loss=loss_value, val_loss=None if quality is None else quality.loss,
                        best_step=earlier + best.step if quality else history.get("best_step"),
-                       estimated_psnr_gain_db=None if quality is None else round(quality.psnr_gain_db, 2))
+                       estimated_psnr_gain_db=None if quality is None else round(quality.psnr_gain_db, 2),
+                       precision=model.precision.name)
         if model.noise is not None:
             model.spec = replace(model.spec, noise_params=self._noise_params())
         final = self._event(count, elapsed, loss_value)
