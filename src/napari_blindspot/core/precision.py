@@ -66,7 +66,7 @@ class Precision:
             if kind == "cuda":
                 setting = _cuda_low_precision(amp)
             else:
-                setting = "float32"
+                setting = "bfloat16" if kind == "cpu" and cpu_has_bf16() else "float32"
         elif setting not in ("float32", "bfloat16"):
             raise ValueError(f"unknown precision {setting!r}: use auto, float32 or bfloat16")
         return cls(setting, kind)
