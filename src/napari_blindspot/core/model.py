@@ -142,7 +142,8 @@ class Model:
         else:
             targets = [CanonicalWriter(o, view) for o in (out if isinstance(out, (tuple, list)) else (out,))]
         views = self.views(tta, view.n_samples * int(np.prod(view.spatial_shape)))
-        predict_tiled(view, self.batch_predictor(return_uncertainty, views), targets, tile, margin, batch_size, progress)
+        predict_tiled(view, self.batch_predictor(return_uncertainty, views), targets, tile, margin, batch_size,
+                      progress)
         if out is not None:
             return out
         results = [view.to_user_layout(t) for t in targets]
