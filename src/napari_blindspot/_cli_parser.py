@@ -91,6 +91,11 @@ def _path(text: str) -> str:
     return text
 
 
+def _views(text):
+    """--tta N: a number of views from 1 to 8."""
+    return _number(int, 1, 8, "a number of views from 1 to 8")(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="napari-blindspot",
@@ -108,10 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
         # SUPPRESS: absent here must not overwrite `napari-blindspot --debug <command>`
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    def views(p):  # --tta N or --no-tta; neither: the default views, one view for a large input
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--tta", type=_views, metavar="N", help="average N flipped and turned views (1 to 8; "
+                           "default: the method's views, one for inputs over 2 megapixels)")
+        group.add_argument("--no-tta", action="store_const", const=1, dest="tta",
+                           help="predict one view only (= --tta 1): faster, a little noisier")
+
     tile = dict(type=_number(int, 8, what="a tile side of at least 8 pixels (256 is typical)"),
                 help="prediction tile side in pixels")
-    no_tta = dict(action="store_false", dest="tta",
-                  help="predict one view only: faster, a little noisier (default: the mean over flipped and turned views)")
     d = sub.add_parser("denoise", help="train on INPUT and write the denoised OUTPUT")
     d.add_argument("input", type=_path)
     d.add_argument("output", type=_path)
@@ -119,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(d)
     d.add_argument("--save-model", metavar="DIR", type=_path, help="also save the trained model here")
     d.add_argument("--tile", **tile)
-    d.add_argument("--no-tta", **no_tta)
+    views(d)
     d.add_argument("--uncertainty", metavar="PATH", type=_path, help="HQ-SSL: write the posterior std here")
 
     t = sub.add_parser("train", help="train on INPUT and save the model to MODEL_DIR")
@@ -134,8 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=_path)
     p.add_argument("--axes", help="axes of the input (default: from the file's metadata, else the model's)")
     p.add_argument("--tile", **tile)
-    p.add_argument("--no-tta", **no_tta)
+    views(p)
     p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--precision", default="auto", choices=OPTIONS["precision"].choices,
+                   help=OPTIONS["precision"].help)
     p.add_argument("--uncertainty", metavar="PATH", type=_path, help="HQ-SSL: write the posterior std here")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on an existing dask.distributed cluster, e.g. tcp://host:8786")

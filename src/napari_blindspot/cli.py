@@ -101,7 +101,8 @@ def _write_report(path, run, final) -> None:
               "seconds": round(final.elapsed_s, 2), "best_step": final.best_step, "heldout_loss": final.val_loss,
               "estimated_psnr_gain_db": final.estimated_psnr_gain_db, "noise": final.noise_params,
               "estimated_psnr_gain_db_interval": None if final.estimated_psnr_gain_db_interval is None
-              else list(final.estimated_psnr_gain_db_interval)}
+              else list(final.estimated_psnr_gain_db_interval),
+              "settings": _settings(run)}
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
@@ -111,6 +112,14 @@ def _write_report(path, run, final) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _settings(run) -> dict:
+    """What the run trained with, so that runs compare as training pixels per second."""
+    network = run.model.spec.network
+    return {"patch": list(run.settings.patch), "batch": run.settings.batch, "precision": run.model.precision.name,
+            "features": network.get("features"), "decoder_features": network.get("decoder_features"),
+            "depth": network.get("depth"), "context_planes": 0}
 
 
 def _parse_scale(text: str) -> tuple[float, ...]:
@@ -232,7 +241,7 @@ def _run(args) -> None:
             from .distributed import check_scheduler
 
             check_scheduler(args.scheduler)
-        model = load_model(args.model_dir, device=args.device)
+        model = load_model(args.model_dir, device=args.device, precision=args.precision)
         image = read_image(args.input, args.series)
         check_space({p: output_bytes(image.shape) for p in (args.output, args.uncertainty) if p})
         axes = _input_axes(args, image)

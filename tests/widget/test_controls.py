@@ -75,8 +75,11 @@ def test_config_follows_the_controls(viewer, make_widget):
     widget.form.noise.value = "gaussian"
     widget.form.sigma.value = 12.5
     widget.form.seed.value = 7
+    assert widget.form.precision in list(widget.form.advanced) and widget.form.precision.label == "Precision"
+    widget.form.precision.value = "bfloat16"
     config = widget.form.config("ZYX", layer)
     assert (config.method, config.noise, config.sigma, config.seed) == ("hqssl", "gaussian", 12.5, 7)
+    assert config.precision == "bfloat16"
     assert (config.steps, config.time_budget_s) == (250, None)
     assert (config.features, config.patch_size, config.batch_size) == (8, 16, 4)
     assert config.learning_rate is None and config.device == "auto"

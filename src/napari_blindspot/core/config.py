@@ -102,7 +102,7 @@ class TrainConfig:
                                         cli="--context-planes", widget="advanced", low=0,
                                         high=MAX_CONTEXT_PLANES, auto=True)
     precision: str = _field("auto", label="Precision", help="arithmetic of the network (auto: bfloat16 where "
-                            "the CPU supports it)", cli="--precision", widget="advanced", choices=PRECISIONS)
+                            "the CPU or GPU has it; weights, losses and HQ-SSL's head stay float32)", cli="--precision", widget="advanced", choices=PRECISIONS)
     preview_every_s: float | None = _field(2.0, label="Preview every (s)", help="seconds between previews",
                                            why="the widget's preview pace is kept within a share of training "
                                            "time; the command line shows no preview")

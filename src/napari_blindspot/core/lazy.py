@@ -26,12 +26,13 @@ def unit_chunks(shape: tuple[int, ...], axes: str, spatial_ndim: int) -> tuple[i
 
 
 def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size: int = 4,
-                 return_uncertainty: bool = False):
+                 return_uncertainty: bool = False, tta=None):
     """`model.predict(image, axes)` as a lazy float32 dask array of the image's shape.
 
     `image` may be numpy, dask or zarr (anything with shape, dtype and slicing); it is read one
     chunk at a time. With `return_uncertainty` (HQ-SSL), returns ``(denoised, std)``; both come
     from the same per-chunk task, so a dask cache (napari keeps one) computes each chunk once.
+    `tta` as in `Model.predict`, decided for the whole image (a large one: one view), not per chunk.
     """
     import dask.array as da
 
@@ -39,6 +40,7 @@ def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size
         raise ValueError(f"uncertainty maps come from HQ-SSL's posterior; this model is {model.method}")
     view, _, _ = model.tiling(image, axes, tile)  # validates axes and channels up front
     axes, frozen = view.axes, copy.deepcopy(model)
+    views = model.views(tta, view.n_samples * int(np.prod(view.spatial_shape)))
     chunks = unit_chunks(tuple(image.shape), axes, model.spec.spatial_ndim)
     if isinstance(image, da.Array):
         source = image.rechunk(chunks)
@@ -48,11 +50,14 @@ def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size
     meta = np.empty((0,) * image.ndim, np.float32)
 
     if not return_uncertainty:
-        return source.map_blocks(lambda block: frozen.predict(block, axes, tile=tile, batch_size=batch_size),
-                                 dtype=np.float32, meta=meta, name=name)
+        def one(block):
+            return frozen.predict(block, axes, tile=tile, batch_size=batch_size, tta=views)
+
+        return source.map_blocks(one, dtype=np.float32, meta=meta, name=name)
 
     def both(block):
-        return np.stack(frozen.predict(block, axes, tile=tile, batch_size=batch_size, return_uncertainty=True))
+        return np.stack(frozen.predict(block, axes, tile=tile, batch_size=batch_size, return_uncertainty=True,
+                                       tta=views))
 
     stacked = source.map_blocks(both, dtype=np.float32, new_axis=0, chunks=((2,),) + source.chunks,
                                 meta=np.empty((0,) * (image.ndim + 1), np.float32), name=name)

@@ -30,7 +30,7 @@ from .model import Model, ModelSpec, build_network, build_noise_model
 from .patches import Pairs, PatchSampler
 from .preview import PREVIEW_SHARE, central_region, preview_of
 from .schedule import Best, Pacer, Schedule, Stopwatch
-from .step import Amp, blind_spot_input, step
+from .step import blind_spot_input, step
 
 NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
 NOISE_LR_FACTOR = 10.0  # noise parameters are few and well determined: let them move faster
@@ -108,6 +108,7 @@ class TrainingRun:
             self._check_compatible(model)
             self.model = model.to(self.device)
             self.settings = replace(self.settings, network=model.spec.network)
+        self.model.set_precision(config.precision, config.amp)  # training, validation and previews
         self._fresh_noise_model = model is None and self.model.noise is not None
         self._continued = model is not None  # its weights so far compete with the new ones
         self.converged_at: int | None = None  # until_converged: the step it stopped at, having stopped improving
@@ -146,7 +147,6 @@ class TrainingRun:
             model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
             self._fresh_noise_model = False
         optimiser = self._optimiser()
-        amp = Amp(cfg.amp and self.device.type == "cuda")
         validation, best = self._validation_set(), Best()
         if self._continued:  # Train more keeps the weights it started from unless it beats them on this set
             best.offer(model, validation.evaluate(model), 0, 0.0)
@@ -162,7 +162,7 @@ class TrainingRun:
                 x = x.contiguous(memory_format=model.memory_format)
                 inputs, target, coords = blind_spot_input(model, x, generator, cfg.mask_percent, held)
             with watch.time("network"):
-                loss_value = step(model, optimiser, amp, target, inputs, coords, held)
+                loss_value = step(model, optimiser, model.precision, target, inputs, coords, held)
             count += 1
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"training diverged at step {count} (loss {loss_value}): "
@@ -218,7 +218,8 @@ class TrainingRun:
                        loss=loss_value, val_loss=None if quality is None else quality.loss,
                        best_step=earlier + best.step if quality and best.step else history.get("best_step"),
                        estimated_psnr_gain_db=_rounded(quality and quality.psnr_gain_db),
-                       estimated_psnr_gain_db_interval=_rounded(quality and quality.psnr_gain_db_interval))
+                       estimated_psnr_gain_db_interval=_rounded(quality and quality.psnr_gain_db_interval),
+                       precision=model.precision.name)
         if model.noise is not None:
             model.spec = replace(model.spec, noise_params=self._noise_params())
         final = self._event(count, elapsed, loss_value)

@@ -105,7 +105,7 @@ class HQSSL(Method):
         return model.noise.nll(y, mu, prior_var), mse, noise_var, w**2 - (1 - w) ** 2
 
     def predict_view(self, model, z):
-        return posterior(model.noise, z, model.net(z.contiguous(memory_format=model.memory_format)), model.net.groups)
+        return posterior(model.noise, z, model.forward(z), model.net.groups)
 
     def export_forward(self, net, noise, z):
         return posterior(noise, z, net.forward_per_view(z), net.groups)[0]
