@@ -70,7 +70,7 @@ def test_the_package_has_no_import_circle():
     assert _circles(_graph()) == []
 
 
-@pytest.mark.parametrize("path", sorted((SRC / "core").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((SRC / "core").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
 def test_the_core_never_imports_qt_or_napari(path):
     assert not _third_party(path) & {"napari", "qtpy", "PyQt6", "PyQt5", "PySide6", "superqt", "magicgui"}
 
@@ -88,3 +88,65 @@ def test_the_circle_check_finds_a_circle(tmp_path):
     (pkg / "a.py").write_text("from . import b\n")
     (pkg / "b.py").write_text("def f():\n    from .a import x\n")
     assert _circles(_graph(pkg)) == [["napari_blindspot.a", "napari_blindspot.b", "napari_blindspot.a"]]
+
+
+# -- the layers (docs/architecture.md, "Layers and allowed imports") ------------------------
+
+LAYERS = {"core": 0, "io": 1, "bmz": 1, "simulate": 1, "_sample_data": 1,
+          "api": 2, "cli": 2, "distributed": 2, "_widget": 2, "demo": 2}
+FRONT_ENDS = {name for name, level in LAYERS.items() if level == 2}
+# `predict --scheduler` is the distributed front end on the command line; `make demo` opens the widget
+ALLOWED_ACROSS = {("cli", "distributed"), ("demo", "_widget")}
+
+
+def _part(module: str) -> str | None:
+    """The top-level part of the package a module belongs to (None: the package root)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def _layer_violations(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    bad = []
+    for module, imported in graph.items():
+        mine = _part(module)
+        if mine is None:  # the package root is the public API: it may name anything
+            continue
+        for other in imported:
+            theirs = _part(other)
+            if theirs is None or theirs == mine:
+                if theirs is None and mine != "demo":
+                    bad.append((module, other))  # nothing below the root imports the root (but `demo`)
+                continue
+            upward = LAYERS[theirs] > LAYERS[mine]
+            across = LAYERS[theirs] == LAYERS[mine] == 2 and (mine, theirs) not in ALLOWED_ACROSS
+            if upward or across:
+                bad.append((module, other))
+    return sorted(bad)
+
+
+def test_every_part_of_the_package_has_a_layer():
+    parts = {_part(m) for m in _graph()} - {None}
+    assert parts <= set(LAYERS), parts - set(LAYERS)
+
+
+def test_each_layer_imports_only_the_layers_below_and_front_ends_not_each_other():
+    assert _layer_violations(_graph()) == []
+
+
+def test_the_layer_check_finds_an_upward_and_a_sideways_import(tmp_path):
+    pkg = tmp_path / "napari_blindspot"
+    for folder in ("core", "cli", "_widget"):
+        (pkg / folder).mkdir(parents=True)
+        (pkg / folder / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "core" / "a.py").write_text("from ..cli import x\n")
+    (pkg / "_widget" / "b.py").write_text("from ..cli import y\n")
+    assert _layer_violations(_graph(pkg)) == [("napari_blindspot._widget.b", "napari_blindspot.cli"),
+                                              ("napari_blindspot.core.a", "napari_blindspot.cli")]
+
+
+def test_docs_architecture_describes_every_module():
+    text = (SRC.parents[1] / "docs" / "architecture.md").read_text()
+    missing = [str(p.relative_to(SRC)) for p in sorted(SRC.rglob("*.py"))
+               if f"`{p.relative_to(SRC).as_posix()}`" not in text]
+    assert missing == []

@@ -110,15 +110,20 @@ def test_bioimageio_core_predicts_another_image_as_we_do(exported, bioimageio_co
     np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-3 * min(model.spec.normalisation.std))
 
 
-def test_export_refuses_to_overwrite_a_file_unless_asked(exported, tmp_path):
+def test_export_replaces_only_its_own_package_and_only_when_asked(exported, tmp_path):
     from napari_blindspot.bmz import export_model
 
     model, image, _ = exported("n2v-YX")
     target = tmp_path / "model.zip"
     target.write_bytes(b"someone else's file")
+    for overwrite in (False, True):  # not ours: never replaced
+        with pytest.raises(FileExistsError, match="not ours to replace"):
+            export_model(model, target, check=False, overwrite=overwrite)
+        assert target.read_bytes() == b"someone else's file"
+    target.unlink()
+    export_model(model, target, check=False)
     with pytest.raises(FileExistsError, match="overwrite"):
         export_model(model, target, check=False)
-    assert target.read_bytes() == b"someone else's file"
     export_model(model, target, overwrite=True, check=False)
     assert zipfile.is_zipfile(target)
 

@@ -153,7 +153,7 @@ def test_a_bad_option_value_is_one_line_that_names_the_option(folder, capsys, fl
 
 
 def test_a_batch_too_large_for_memory_is_refused_before_training(folder, capsys, monkeypatch):
-    from napari_blindspot import _cli_faults
+    from napari_blindspot.cli import faults as _cli_faults
 
     monkeypatch.setattr(_cli_faults, "available_memory", lambda: 10**6)
     monkeypatch.setattr(training_step, "loss", lambda *a, **k: pytest.fail("trained before the refusal"))
@@ -187,6 +187,6 @@ def test_debug_before_or_after_the_command_shows_the_traceback(folder, where):
 def test_free_memory_is_read_on_every_platform_and_is_at_most_the_total():
     import psutil
 
-    from napari_blindspot._cli_faults import available_memory
+    from napari_blindspot.cli.faults import available_memory
 
     assert 0 < available_memory() <= psutil.virtual_memory().total

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_blindspot._napari_io import get_reader, write_tiff
-from napari_blindspot._provenance import KEY, MAX_DESCRIPTION, read_tiff_metadata
+from napari_blindspot.io.napari_tiff import get_reader, write_tiff
+from napari_blindspot.io.provenance import KEY, MAX_DESCRIPTION, read_tiff_metadata
 from napari_blindspot.cli import main
 
 FAST = ["--steps", "3", "--patch-size", "16", "--batch-size", "2", "--quiet"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_blindspot import _sample_data
-from napari_blindspot.metrics import clean_layer_name, true_psnr
+from napari_blindspot.core.metrics import clean_layer_name, true_psnr
 from napari_blindspot.simulate import simulate_fluorescence
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from dataclasses import fields
 
 import pytest
 
-from napari_blindspot._cli_parser import build_parser, config_from_args
+from napari_blindspot.cli.parser import build_parser, config_from_args
 from napari_blindspot.core.config import OPTIONS, TrainConfig
 
 

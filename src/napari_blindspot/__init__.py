@@ -8,7 +8,8 @@ Nothing heavy (torch, napari) is imported until it is used.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .core import __version__
+
 __all__ = ["TrainConfig", "Progress", "Model", "denoise", "train", "load_model", "__version__"]
 
 _LAZY = {

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import napari_blindspot as nb
-from napari_blindspot import _cli_faults
+from napari_blindspot.cli import faults as _cli_faults
 from napari_blindspot.core import methods
 from napari_blindspot.core.config import TrainConfig
 from napari_blindspot.core.data import Normalisation

@@ -44,7 +44,7 @@ def test_status_shows_the_estimated_gain_while_training_and_the_true_gain_at_the
     assert shown.search(final), final
     assert "true PSNR gain " in final and "(against 'noisy [clean]')" in final
     result = viewer.layers["noisy [n2v denoised]"].data
-    from napari_blindspot.metrics import true_psnr
+    from napari_blindspot.core.metrics import true_psnr
     gain = true_psnr(result, clean) - true_psnr(first, clean)
     assert f"true PSNR gain {gain:+.1f} dB" in final
 

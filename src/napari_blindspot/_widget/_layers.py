@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from napari.layers import Image, Labels
 
-from .._provenance import KEY as OURS  # metadata key on the layers the widget makes (preview, results)
+from ..io.provenance import KEY as OURS  # metadata key on the layers the widget makes (preview, results)
 
 
 def layer_data(layer):

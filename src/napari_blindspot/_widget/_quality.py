@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import metrics
+from ..core import metrics
 from ._layers import layer_data
 
 

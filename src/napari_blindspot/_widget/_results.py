@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._provenance import record
+from ..io.provenance import record
 from ._jobs import Result, display_range
 from ._layers import OURS
 

@@ -3,7 +3,7 @@
 safetensors holds raw tensors only; the config is plain JSON. A folder is written whole or not
 at all (a temporary folder renamed into place), and only where nothing of anyone else's is
 lost: a new or empty folder, or over one of our own models when asked to. An exported
-bioimage.io package (`bmz.py`) carries the same two files; `unpacked_package` reads just those.
+bioimage.io package (`bmz/export.py`) carries the same two files; `unpacked_package` reads just those.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class ModelSpec:
 
 
 def spec_to_json(spec: ModelSpec) -> dict:
-    from .. import __version__
+    from . import __version__
 
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._bmz_docs import cover, readme
-from .core.model import Model, load_model
-from .core.model_io import CONFIG, WEIGHTS
+from .docs import cover, readme
+from ..core.model import Model, load_model
+from ..core.model_io import CONFIG, WEIGHTS
 
 INSTALL_HINT = "install napari-blindspot[bmz] (pip install 'napari-blindspot[bmz]')"
 TEST_SIDE = {2: 64, 3: 24}  # test tensor side: small, so `bioimageio test` stays quick
@@ -75,7 +75,7 @@ def _min_side(model: Model) -> int:
 def _test_input(model: Model, sample) -> np.ndarray:
     """A (1, C, *spatial) float32 crop: the centre of `sample`'s first frame (in the model's
     axes), or, without one, a seeded synthetic image at the model's mean and std."""
-    from .core.data import StackView
+    from ..core.data import StackView
 
     ndim, channels = model.spec.spatial_ndim, model.spec.channels
     side = max(TEST_SIDE[ndim], _min_side(model))
@@ -146,7 +146,7 @@ def export_model(model_or_folder, out_zip, *, name: str | None = None, authors=(
 
 def _check_zip_target(out_zip: Path, overwrite: bool) -> None:
     """An existing OUT.zip is replaced only when it is a package we exported, and only with `overwrite`."""
-    from .core.model_io import is_our_package
+    from ..core.model_io import is_our_package
 
     parent = out_zip.parent if str(out_zip.parent) else Path(".")
     if not parent.is_dir():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._paths import check_no_overlap, special_files
+from .paths import check_no_overlap, special_files
 
 FORMATS = (".tif", ".tiff", ".npy", ".zarr")
 _MAGIC = {".npy": (b"\x93NUMPY",), ".tif": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")}
@@ -89,7 +89,7 @@ def _check_replaceable(name: str, path: Path, overwrite: bool) -> None:
 
 
 def _has_magic(path: Path, suffix: str) -> bool:
-    from ._paths import read_bytes
+    from .paths import read_bytes
 
     magic = _MAGIC[".tif" if suffix == ".tiff" else suffix]
     head = read_bytes(path, 7)
@@ -115,7 +115,7 @@ def _is_plain_zarr_array(path: Path) -> bool:
 
 def check_model_dir(path, overwrite: bool = False, name: str = "the model folder") -> None:
     """A model is written only into a new or empty folder, or over our own model with `overwrite`."""
-    from .core.model_io import check_model_target
+    from ..core.model_io import check_model_target
 
     check_model_target(path, overwrite, name)
 

@@ -3,7 +3,7 @@
 Inputs are opened lazily where the format allows (memory-mapped TIFF and npy, zarr arrays),
 so a stack larger than memory is never loaded whole. Axes and voxel spacing come from the
 file's own metadata (tifffile's series axes, ImageJ and OME metadata, OME-Zarr multiscales)
-when it has them. Writing, and the rules that keep us from destroying data, are in `_outputs`.
+when it has them. Writing, and the rules that keep us from destroying data, are in `outputs.py`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._outputs import (FORMATS, atomic_output, check_model_dir, check_outputs, check_space,  # noqa: F401
-                       check_writable, output_bytes, suffix_of, write_image)
+from .outputs import suffix_of
 
 MAX_CHUNKS = 10_000  # more chunks than this, each of fewer than MIN_CHUNK_ELEMENTS elements,
 MIN_CHUNK_ELEMENTS = 4096  # take minutes to read one by one: refuse, and say how to rechunk
@@ -84,7 +83,7 @@ def _check_input_file(file: Path, suffix: str) -> None:
     if suffix == ".zarr":
         if not file.is_dir():
             raise ValueError(f"input {file} is not a zarr folder: give a .zarr directory")
-        from ._paths import check_zarr_folder
+        from .paths import check_zarr_folder
 
         check_zarr_folder(file, "input")  # zarr would open a FIFO inside and block forever
     elif not file.is_file():  # a FIFO or a device would block in open() or never end

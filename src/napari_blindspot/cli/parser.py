@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from .core.config import DEVICES, OPTIONS, Option, TrainConfig, field_type
+from ..core.config import DEVICES, OPTIONS, Option, TrainConfig, field_type
 
 EXIT_USER_ERROR = 2
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
-from . import _cli_faults as faults
-from .core import methods
-from ._cli_parser import EXIT_USER_ERROR, build_parser
+from . import faults, report as report_
+from ..core import methods
+from .parser import EXIT_USER_ERROR, build_parser
 
 EXIT_INTERRUPTED = 130
 GUESS_NOTES = {"TYX": ": the first axis as frames, --axes ZYX for a volume",  # what a guess assumed
@@ -21,7 +18,7 @@ GUESS_NOTES = {"TYX": ": the first axis as frames, --axes ZYX for a volume",  # 
 
 def _input_axes(args, image) -> str | None:
     """--axes, else the axes the file's metadata gives (said on stderr), else None (guessed)."""
-    from .io import read_axes
+    from ..io import read_axes
 
     if args.axes:
         return args.axes
@@ -36,9 +33,9 @@ def _input_axes(args, image) -> str | None:
 def _train(args, image, axes):
     from tqdm import tqdm
 
-    from ._cli_parser import config_from_args
-    from .core.training import train
-    from .io import read_image, read_scale
+    from .parser import config_from_args
+    from ..core.training import train
+    from ..io import read_image, read_scale
 
     scale = _parse_scale(args.scale) if args.scale else read_scale(args.input, args.series)
     if scale is not None and not args.scale and len(scale) != len(image.shape):
@@ -70,58 +67,6 @@ def _train(args, image, axes):
     return run, p
 
 
-REPORT_FORMAT = "napari-blindspot-report"
-
-
-def _check_report(path, overwrite: bool) -> None:
-    """A report goes into an existing folder and replaces only an earlier report of ours, with --overwrite."""
-    from ._paths import read_json
-
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise ValueError(f"cannot write --report {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"cannot write --report {path}: folder {parent} is not writable")
-    if not path.exists() and not path.is_symlink():
-        return
-    try:
-        ours = read_json(path, what=f"--report {path}").get("format") == REPORT_FORMAT
-    except (ValueError, AttributeError):
-        ours = False
-    if not ours:
-        raise ValueError(f"--report {path} exists and is not a report of ours: choose a new name")
-    if not overwrite:
-        raise ValueError(f"--report {path} exists: add --overwrite to replace it, or choose a new name")
-
-
-def _write_report(path, run, final) -> None:
-    """The run's summary as JSON, written atomically (docs: command-line contract)."""
-    report = {"format": REPORT_FORMAT, "method": run.config.method, "axes": run.config.axes, "steps": final.step,
-              "seconds": round(final.elapsed_s, 2), "best_step": final.best_step, "heldout_loss": final.val_loss,
-              "estimated_psnr_gain_db": final.estimated_psnr_gain_db, "noise": final.noise_params,
-              "estimated_psnr_gain_db_interval": None if final.estimated_psnr_gain_db_interval is None
-              else list(final.estimated_psnr_gain_db_interval),
-              "settings": _settings(run)}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(report, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _settings(run) -> dict:
-    """What the run trained with, so that runs compare as training pixels per second."""
-    network = run.model.spec.network
-    return {"patch": list(run.settings.patch), "batch": run.settings.batch, "precision": run.model.precision.name,
-            "features": network.get("features"), "decoder_features": network.get("decoder_features"),
-            "depth": network.get("depth"), "context_planes": 0}
-
-
 def _parse_scale(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(","))
@@ -140,7 +85,7 @@ def _predict(model, image, axes, args, run_on=None, second=None):
     the mean of both denoised recordings."""
     from tqdm import tqdm
 
-    from .io import atomic_output
+    from ..io import atomic_output
 
     uncertainty = args.uncertainty
     if uncertainty and not model.algorithm.has_uncertainty:
@@ -169,7 +114,7 @@ def _predict(model, image, axes, args, run_on=None, second=None):
 
 def _provenance(model, axes: str, args, ndim: int):
     """The record a TIFF output carries (docs/getting-started.md, "Provenance"), by kind of output."""
-    from ._provenance import record, tiff_metadata
+    from ..io.provenance import record, tiff_metadata
 
     folder = args.model_dir if args.command == "predict" else getattr(args, "save_model", None)
     made = record(model, axes, Path(args.input).resolve(), Path(folder).resolve() if folder else None)
@@ -178,13 +123,13 @@ def _provenance(model, axes: str, args, ndim: int):
 
 def _export(args) -> None:
     try:
-        from .bmz import export_model, require_bioimageio
+        from ..bmz import export_model, require_bioimageio
 
         require_bioimageio()
     except ImportError as err:
         raise ValueError(str(err)) from None
-    from ._paths import check_no_overlap
-    from .io import locate, read_image
+    from ..io.paths import check_no_overlap
+    from ..io import locate, read_image
 
     inputs = {"MODEL_DIR": args.model_dir, **({"--sample": locate(args.sample)[0]} if args.sample else {})}
     check_no_overlap(inputs, {"OUT.zip": args.output})
@@ -196,8 +141,8 @@ def _export(args) -> None:
 
 def _check_paths(args) -> None:
     """Everything about the paths that can be refused, refused before any work: one overlap check
-    over every pair of them (_paths.check_no_overlap), then each kind's own rules."""
-    from .io import check_outputs, locate
+    over every pair of them (io.paths.check_no_overlap), then each kind's own rules."""
+    from ..io import check_outputs, locate
 
     output = getattr(args, "output", None)
     model_dir = args.model_dir if args.command == "train" else getattr(args, "save_model", None)
@@ -214,18 +159,18 @@ def _check_paths(args) -> None:
                   {"MODEL_DIR" if args.command == "train" else "--save-model": model_dir}, args.overwrite,
                   reports={"--report": report})
     if report:
-        _check_report(report, args.overwrite)
+        report_.check(report, args.overwrite)
 
 
 def _same_input(a, b) -> bool:
-    from ._paths import same_or_nested
+    from ..io.paths import same_or_nested
 
     return Path(a).resolve() == Path(b).resolve() or (same_or_nested(a, b) and Path(a).is_file())
 
 
 def _run(args) -> None:
-    from .core.config import TrainConfig
-    from .io import check_space, output_bytes, read_image
+    from ..core.config import TrainConfig
+    from ..io import check_space, output_bytes, read_image
 
     if args.command == "export":
         _export(args)
@@ -235,10 +180,10 @@ def _run(args) -> None:
         raise ValueError("--uncertainty needs --method hqssl")
     _check_paths(args)
     if args.command == "predict":
-        from .core.model import load_model
+        from ..core.model import load_model
 
         if args.scheduler:
-            from .distributed import check_scheduler
+            from ..distributed import check_scheduler
 
             check_scheduler(args.scheduler)
         model = load_model(args.model_dir, device=args.device, precision=args.precision)
@@ -247,7 +192,7 @@ def _run(args) -> None:
         axes = _input_axes(args, image)
         run_on = None
         if args.scheduler:
-            from .distributed import predict_on_cluster
+            from ..distributed import predict_on_cluster
 
             def run_on(outputs, progress):
                 predict_on_cluster(args.model_dir, args.input, outputs, axes, args.tile, args.scheduler,
@@ -265,7 +210,7 @@ def _run(args) -> None:
     if output:
         _predict(run.model, image, run.config.axes, args, second=run.second)
     if args.report:
-        _write_report(args.report, run, final)
+        report_.write(args.report, run, final)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,6 +247,3 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = show
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

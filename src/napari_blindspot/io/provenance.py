@@ -106,7 +106,7 @@ def _usable_scale(values) -> bool:
 def _ignored(what: str) -> None:
     import warnings
 
-    from .io import MetadataWarning
+    from .readers import MetadataWarning
 
     warnings.warn(f"the TIFF's description gives {what}, which cannot place the image: ignored (plain pixels)",
                   MetadataWarning, stacklevel=3)

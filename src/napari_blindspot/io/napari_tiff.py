@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._provenance import KEY, layer_kwargs, read_tiff_metadata, tiff_metadata
+from .provenance import KEY, layer_kwargs, read_tiff_metadata, tiff_metadata
 
 _PLACEMENT = ("scale", "translate", "units", "axis_labels")
 _SUFFIXES = (".tif", ".tiff")
@@ -21,7 +21,7 @@ _SUFFIXES = (".tif", ".tiff")
 
 def write_tiff(path: str, data, meta: dict) -> list[str]:
     """npe2 single-layer writer for image layers: the pixels exactly, and the record beside them."""
-    from ._outputs import write_image
+    from .outputs import write_image
 
     if meta.get("multiscale"):
         data = data[0]  # the full-resolution level; the others are derived from it
@@ -47,7 +47,7 @@ def read_tiff(path) -> list[tuple]:
     Placement napari cannot use (units it does not know, say) is dropped with a warning: plain pixels."""
     import warnings
 
-    from .io import MetadataWarning
+    from .readers import MetadataWarning
 
     layers = _read_tiff(path)
     for data, kwargs, _ in layers:
@@ -74,7 +74,7 @@ def _check_placement(ndim: int, kwargs: dict) -> None:
 def _read_tiff(path) -> list[tuple]:
     import tifffile
 
-    from .io import read_image, read_scale
+    from .readers import read_image, read_scale
 
     with tifffile.TiffFile(path) as tif:
         count = len(tif.series)
