@@ -71,7 +71,9 @@ def _fake_run(error_std: float, sigma=None, seed=3):
     validation = ValidationSet(view, norm, "n2v", seed=0, sigma=sigma)
     out = clean + rng.normal(0, error_std, clean.shape)
     z_out = torch.from_numpy(norm.apply(out[None].astype(np.float32)))[None]
-    model = SimpleNamespace(net=_Fixed(z_out), method="n2v", memory_format=torch.contiguous_format)
+    net = _Fixed(z_out)
+    model = SimpleNamespace(net=net, forward=lambda z: net(z).float(), method="n2v",
+                            memory_format=torch.contiguous_format)
     quality = validation.evaluate(model)
     true_var = clean + 64
     return quality, 10 * np.log10(true_var.mean() / error_std**2)
@@ -103,7 +105,7 @@ def test_the_gain_is_none_rather_than_an_error_when_the_mse_estimate_is_zero_or_
     noisy = (100 + rng.normal(0, 10, (256, 256))).astype(np.float32)
     view = StackView.of(noisy, "YX")
     validation = ValidationSet(view, measure_normalisation(view), "n2n", seed=0)  # target = input
-    quality = validation.evaluate(SimpleNamespace(net=torch.nn.Identity(), method="n2n",
+    quality = validation.evaluate(SimpleNamespace(net=torch.nn.Identity(), forward=lambda z: z.float(), method="n2n",
                                                   memory_format=torch.contiguous_format))
     assert quality.mse <= 0
     assert quality.psnr_gain_db is None and quality.psnr_gain_db_interval is None

@@ -143,10 +143,11 @@ def test_the_hqssl_model_line_shows_the_learned_sigma(viewer, trained_hqssl):
     text = widget.controls.model_label.text()
     noise = widget.model.spec.noise_params
     assert text.endswith("(image units)")
-    assert f", {noise['kind']} noise " in text
-    names = {"sigma": "σ", "gain": "gain", "offset": "offset", "read_sigma": "read σ"}
-    shown = {key: float(re.search(rf"(?<![a-z]){names[key]} (-?[0-9.e+-]+)", text).group(1))
-             for key in names if (noise.get(key) or [None])[0] is not None}
+    assert f", {noise['kind']} noise" in text
+    patterns = {"sigma": r"(?<!read )σ (-?[0-9.e+-]+)", "gain": r"variance = (-?[0-9.e+-]+) ×",
+                "offset": r"× intensity ([+-] [0-9.e+-]+)", "read_sigma": r"read σ (-?[0-9.e+-]+)"}
+    shown = {key: float(re.search(patterns[key], text).group(1).replace(" ", ""))
+             for key in patterns if (noise.get(key) or [None])[0] is not None}
     assert shown  # at least one learned parameter, each read back to three digits
     for key, value in shown.items():
         assert np.isfinite(value) and value == pytest.approx(noise[key][0], rel=5e-3, abs=1e-9)

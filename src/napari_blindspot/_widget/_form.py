@@ -203,8 +203,9 @@ class SettingsForm:
         has_c = problem is None and "C" in text.upper()
         hint = self._found[1] if text.upper().strip() == self._found[0] else ""
         if has_c and (count := layer_data(self.image.value).shape[text.upper().strip().index("C")]) > MANY_CHANNELS:
-            hint = (f"{count} channels (C): each is denoised as a channel, with 'one model per channel' "
-                    f"{count} networks. Frames or planes? Type T or Z for that axis instead.")
+            hint = " ".join(filter(None, [hint, f"{count} channels (C): each is denoised as a channel, with 'one "
+                                          f"model per channel' {count} networks. Frames or planes? Type T or Z for "
+                                          "that axis instead."]))
         hint = f"Not these axes: {problem.rstrip('.')}." if problem else hint  # shown, not only in the tooltip
         self.axes_hint.value, self.axes_hint.visible = hint, bool(hint)
         self.channels.visible = self.channels.enabled = has_c
