@@ -95,7 +95,8 @@ class ValidationSet:
 
     For N2N (`pairs`), the input is the first recording and the target the second: the output
     never sees the target's noise, so the same estimate holds with the second's noise level,
-    which two recordings give pixel by pixel without a model: E[(a - b)^2] / 2 (equal noise)."""
+    which two recordings give pixel by pixel without a model: E[(a - b)^2] / 2 (equal noise).
+    A `PlaneWindow` view gives each tile its neighbour planes; targets are the target plane's."""
 
     def __init__(self, view: StackView, norm: Normalisation, method: str, seed: int = 0,
                  sigma: float | None = None, device="cpu", pairs=None):
@@ -115,16 +116,20 @@ class ValidationSet:
             if pairs is not None:  # N2N: the other recording is the target
                 seconds.append(norm.apply(pairs.view.read(pairs.partner(sample), region)))
             held.append(heldout_mask(sample, region, view.spatial_shape, seed)[None])
-        self.inputs = self.targets = torch.from_numpy(np.stack(tiles)).to(device)
+        # with neighbour planes (window.py) a tile holds its window: the target plane's channels first
+        channels = view.channels
+        self.inputs = torch.from_numpy(np.stack(tiles)).to(device)
+        self.targets = self.inputs[:, :channels]
         if seconds:
-            self.targets = torch.from_numpy(np.stack(seconds)).to(device)
+            self.targets = torch.from_numpy(np.stack(seconds)[:, :channels]).to(device)
         self.held = torch.from_numpy(np.stack(held)).to(device)
         self.method = method
         if method in ("n2v", "n2v2"):  # N2V's output sees its pixel: hide the held-out ones, as in training
             coords = torch.nonzero(self.held[:, 0])
             generator = torch.Generator().manual_seed(seed)
-            self.inputs = replace_pixels(self.targets, coords, generator, median=method == "n2v2")
-        self.pair_var = (self.inputs - self.targets).double() ** 2 / 2 if seconds else None
+            hidden = replace_pixels(self.targets, coords, generator, median=method == "n2v2")
+            self.inputs = torch.cat([hidden, self.inputs[:, channels:]], dim=1)  # neighbours keep their pixels
+        self.pair_var = (self.inputs[:, :channels] - self.targets).double() ** 2 / 2 if seconds else None
         if sigma is not None:  # a known Gaussian sigma, in input units
             self.noise_var = torch.tensor([(sigma / s) ** 2 for s in norm.std], dtype=torch.float64)
         else:

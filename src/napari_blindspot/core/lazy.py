@@ -7,7 +7,8 @@
 Chunks are whole units of the model's spatial layout: one YX plane (all channels) for a 2D
 model, one ZYX volume for a 3D one, one chunk per sample (S, T, and Z when trained slice by
 slice). Each chunk is computed by `Model.predict`, tiled with overlap inside the chunk, so the
-result equals predicting the whole stack at once. The model is copied when the array is
+result equals predicting the whole stack at once; with neighbour planes each chunk's task also
+reads the planes around it (`_with_neighbours`). The model is copied when the array is
 made: training the model further does not change what the array computes.
 """
 
@@ -17,6 +18,8 @@ import copy
 import uuid
 
 import numpy as np
+
+from .window import neighbour
 
 
 def unit_chunks(shape: tuple[int, ...], axes: str, spatial_ndim: int) -> tuple[int, ...]:
@@ -46,14 +49,37 @@ def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size
         source = da.from_array(image, chunks=chunks, name=False)
     name = f"blindspot-predict-{uuid.uuid4().hex}"  # given, so dask never hashes the model
     meta = np.empty((0,) * image.ndim, np.float32)
+    sources, predict = _with_neighbours(frozen, source, axes, chunks)
 
     if not return_uncertainty:
-        return source.map_blocks(lambda block: frozen.predict(block, axes, tile=tile, batch_size=batch_size),
-                                 dtype=np.float32, meta=meta, name=name)
+        return da.map_blocks(lambda *blocks: predict(blocks, tile=tile, batch_size=batch_size), *sources,
+                             dtype=np.float32, meta=meta, name=name)
 
-    def both(block):
-        return np.stack(frozen.predict(block, axes, tile=tile, batch_size=batch_size, return_uncertainty=True))
+    def both(*blocks):
+        return np.stack(predict(blocks, tile=tile, batch_size=batch_size, return_uncertainty=True))
 
-    stacked = source.map_blocks(both, dtype=np.float32, new_axis=0, chunks=((2,),) + source.chunks,
-                                meta=np.empty((0,) * (image.ndim + 1), np.float32), name=name)
+    stacked = da.map_blocks(both, *sources, dtype=np.float32, new_axis=0, chunks=((2,),) + source.chunks,
+                            meta=np.empty((0,) * (image.ndim + 1), np.float32), name=name)
     return stacked[0], stacked[1]
+
+
+def _with_neighbours(model, source, axes: str, chunks):
+    """The arrays each chunk's task reads, and how it predicts from their blocks.
+
+    Without neighbour planes, the chunk itself. With k of them, 2k + 1 arrays: the stack shifted
+    by -k..k planes along the model's plane axis (mirrored at its ends as window.py does), so a task
+    gets its plane's window as 2k + 1 one-plane blocks, stacks them, and predicts the middle
+    plane: what predicting the whole stack gives that plane, reading 2k + 1 planes.
+    """
+    k, axis = model.spec.context_planes, model.spec.context_axis
+    if not k:
+        return [source], lambda blocks, **kw: model.predict(blocks[0], axes, **kw)
+    at, planes = axes.index(axis), source.shape[axes.index(axis)]
+    shifted = [source if d == 0 else
+               source[(slice(None),) * at + ([neighbour(i, d, planes) for i in range(planes)],)].rechunk(chunks)
+               for d in range(-k, k + 1)]
+
+    def predict(blocks, **kw):
+        return model.predict(np.concatenate(blocks, axis=at), axes, planes=(k, k + 1), **kw)
+
+    return shifted, predict

@@ -13,6 +13,7 @@ import numpy as np
 
 from .data import Normalisation, StackView
 from .heldout import heldout_mask
+from .window import PlaneWindow
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class Pairs:
 
 class PatchSampler:
     """Random normalised training patches, drawn on the fly, with random flips and rotations;
-    each comes with its held-out pixels (`heldout.heldout_mask`), flipped and rotated alike."""
+    each comes with its held-out pixels (`heldout.heldout_mask`), flipped and rotated alike.
+    A `PlaneWindow` view gives each patch its neighbour planes as channels: one transform for
+    all of them, held-out pixels of the target plane only."""
 
     def __init__(self, view: StackView, norm: Normalisation, patch: tuple[int, ...], seed: int,
                  cache_blocks: int = 32, refresh_every: int = 20, pairs: Pairs | None = None):
@@ -73,13 +76,14 @@ class PatchSampler:
         return heldout_mask(sample, region, self.view.spatial_shape, self.seed)[None]
 
     def _read(self, view: StackView, flat: int, region: tuple[slice, ...]) -> np.ndarray:
-        if view.is_lazy:
+        if view.is_lazy or isinstance(view, PlaneWindow):  # a window reads each of its planes
             return self.norm.apply(view.read(flat, region))
         raw = view.array[view.sample_index(flat) + (slice(None),) + region]  # no copy of the stack
         return self.norm.apply(raw.astype(np.float32, copy=False))
 
     def _read_pair(self, flat: int, region: tuple[slice, ...]) -> np.ndarray:
-        """``(C, *region)``, or with `pairs` both recordings on the channel axis ``(2C, ...)``."""
+        """``(C, *region)``, or with `pairs` both recordings on the channel axis ``(2C, ...)``; with
+        neighbour planes (a `PlaneWindow` view) each recording is its window of planes."""
         patch = self._read(self.view, flat, region)
         if self.pairs is None:
             return patch

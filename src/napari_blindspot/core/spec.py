@@ -17,6 +17,7 @@ FORMAT_VERSION = 1
 MAX_CHANNELS = 64
 MAX_FEATURES = 512  # wider than any preset by 5x
 MAX_DEPTH = 6
+MAX_CONTEXT_PLANES = 8
 MAX_ABS = 1e30  # normalisation values beyond this overflow float32 arithmetic
 _NETWORK_KEYS = {"n2v": {"depth", "features", "batch_norm", "groups"},
                  "hqssl": {"depth", "features", "decoder_features", "groups"}}
@@ -40,6 +41,8 @@ class ModelSpec:
     noise_params: dict | None = None  # learned values, in input units (for people to read)
     input_dtype: str = "float32"
     history: dict = field(default_factory=dict)  # steps, seconds, final losses
+    context_planes: int = 0  # neighbour planes on each side seen as channels (window.py); 0: none
+    context_axis: str | None = None  # the axis they lie along, T or Z (None when context_planes is 0)
 
 
 def spec_to_json(spec: ModelSpec) -> dict:
@@ -52,6 +55,7 @@ def spec_to_json(spec: ModelSpec) -> dict:
         "normalisation": {"mean": list(spec.normalisation.mean), "std": list(spec.normalisation.std)},
         "noise": spec.noise, "noise_params": spec.noise_params,
         "input_dtype": spec.input_dtype, "history": spec.history,
+        "context_planes": spec.context_planes, "context_axis": spec.context_axis,
     }
 
 
@@ -133,7 +137,11 @@ def spec_from_json(cfg) -> ModelSpec:
     for key in ("noise_params", "history"):
         _require(cfg.get(key) is None or isinstance(cfg[key], dict), f"{key} must be an object")
     _require(isinstance(cfg.get("input_dtype", "float32"), str), "input_dtype must be a string")
+    k, along = cfg.get("context_planes", 0), cfg.get("context_axis")  # absent in models before neighbour planes
+    _require(_is_int(k) and 0 <= k <= MAX_CONTEXT_PLANES, f"context_planes must be an integer in 0..{MAX_CONTEXT_PLANES}")
+    _require((k == 0 and along is None) or (k > 0 and along in ("T", "Z") and along in axes),
+             "context_axis must be T or Z, one of the model's axes, when context_planes is above 0 (else null)")
     return ModelSpec(method=method, axes=axes, spatial_ndim=cfg["spatial_ndim"], channels=channels,
                      network=cfg["network"], normalisation=norm, noise=cfg.get("noise"),
                      noise_params=cfg.get("noise_params"), input_dtype=cfg.get("input_dtype", "float32"),
-                     history=cfg.get("history") or {})
+                     history=cfg.get("history") or {}, context_planes=k, context_axis=along)
