@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
-
-from .core.config import DEVICES, METHODS, NOISE_MODELS
+from .core.config import DEVICES, OPTIONS, Option, TrainConfig, field_type
 
 EXIT_USER_ERROR = 2
-MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit
 
 
 class Parser(argparse.ArgumentParser):
@@ -16,20 +14,74 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
-def _number(kind, low=None, what="a number", typical=""):
-    """An argparse type: `kind` at least `low` (and finite); its message names the option."""
+def _number(kind, low=None, high=None, what="a number"):
+    """An argparse type: `kind` in [low, high] (and finite); its message names the option."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or (kind is float and not math.isfinite(value)) or (low is not None and value < low):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}{typical}")
+        if (value is None or (kind is float and not math.isfinite(value)) or (low is not None and value < low)
+                or (high is not None and value > high)):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
         return value
     return parse
 
 
-_count = lambda low, what, typical="": _number(int, low, what, typical)  # noqa: E731
+def _what(kind, option: Option) -> str:
+    whole = "whole number" if kind is int else "number"
+    if option.low is None:
+        return f"a {whole}"
+    if option.high is not None:
+        return f"a {whole} from {option.low:g} to {option.high:g}"
+    return f"a positive {whole}" if option.low is not None and option.low <= 1 else f"a {whole} of at least {option.low:g}"
+
+
+def _add(p, name: str, option: Option) -> None:
+    """One TrainConfig field as an option; absent means TrainConfig's default (dest None)."""
+    kind, help_ = field_type(name), option.help
+    if kind is bool:
+        p.add_argument(option.cli, dest=name, action="store_true", default=None, help=help_)
+    elif option.choices or kind is str:
+        p.add_argument(option.cli, dest=name, choices=option.choices, default=None, help=help_)
+    else:
+        p.add_argument(option.cli, dest=name, type=_number(kind, option.low, option.high, _what(kind, option)),
+                       metavar="N" if kind is int else "X", default=None, help=help_)
+
+
+_BY_HAND = {"time_budget_s", "steps", "three_d", "scale"}  # laid out below: one group, two flags, a list
+
+
+def training_options(p) -> None:
+    """Every TrainConfig field the table offers on the command line (core/config.py, OPTIONS)."""
+    for name, option in OPTIONS.items():
+        if option.cli and name not in _BY_HAND:
+            _add(p, name, option)
+    length = p.add_mutually_exclusive_group()
+    for name, metavar in (("time_budget_s", "SECONDS"), ("steps", "N")):
+        option = OPTIONS[name]
+        length.add_argument(option.cli, dest=name, metavar=metavar, help=option.help, default=None,
+                            type=_number(field_type(name), option.low, None, _what(field_type(name), option)))
+    z_mode = p.add_mutually_exclusive_group()
+    z_mode.add_argument("--2d", dest="three_d", action="store_false", default=None,
+                        help="train a Z stack slice by slice in 2D")
+    z_mode.add_argument("--3d", dest="three_d", action="store_true", default=None,
+                        help="train a Z stack in 3D (default: 3D when the Z spacing is at most 3x the "
+                             "pixel size and there are at least 16 planes)")
+    p.add_argument("--scale", metavar="Z,Y,X", help=OPTIONS["scale"].help + ", e.g. 2,0.5,0.5 for ZYX")
+    p.add_argument("--target", metavar="SECOND", help="N2N: a second recording of the same field, "
+                                                     "same shape as INPUT")
+    p.add_argument("--report", metavar="RUN.json", help="write the run's summary (steps, best step, "
+                                                        "held-out loss, estimated PSNR gain, noise) as JSON")
+
+
+def config_from_args(args, axes: str | None, scale) -> TrainConfig:
+    """The TrainConfig the options ask for; what is not given keeps TrainConfig's default."""
+    given = {name: getattr(args, name) for name, option in OPTIONS.items()
+             if option.cli and getattr(args, name, None) is not None}
+    if args.time_budget_s is None and (args.steps or args.until_converged):
+        given["time_budget_s"] = None  # steps alone, or until it stops improving, uncapped
+    return TrainConfig(**{**given, "axes": axes, "scale": scale, "preview_every_s": None})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def common(p):
-        p.add_argument("--series", type=_count(0, "a series number (0, 1, ...)"),
+        p.add_argument("--series", type=_number(int, 0, what="a series number (0, 1, ...)"),
                        help="which image series of a multi-series TIFF (OME) to read")
         p.add_argument("--overwrite", action="store_true",
                        help="replace existing outputs written earlier (a file of the same kind, or our model)")
@@ -49,47 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         # SUPPRESS: absent here must not overwrite `napari-blindspot --debug <command>`
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    def training_options(p):
-        p.add_argument("--method", default="n2v", choices=METHODS)
-        p.add_argument("--target", metavar="SECOND", help="N2N: a second recording of the same field, "
-                                                         "same shape as INPUT")
-        p.add_argument("--frames-are-repeats", action="store_true",
-                       help="N2N without --target: neighbouring T (or S) frames are repeated recordings")
-        p.add_argument("--axes", help="axes of the input, e.g. YX, ZYX, TCYX (default: from the file's "
-                                      "metadata, else guessed)")
-        p.add_argument("--noise", default="auto", choices=NOISE_MODELS,
-                       help="HQ-SSL noise model")
-        p.add_argument("--sigma", type=_number(float, 0, "a positive noise level"),
-                       help="known Gaussian noise level, in the input's units")
-        length = p.add_mutually_exclusive_group()
-        length.add_argument("--time-budget", type=_number(float, 1e-9, "a positive number of seconds"),
-                            metavar="SECONDS", help="train for this long (default 60)")
-        length.add_argument("--steps", type=_count(1, "a positive whole number of steps"), metavar="N",
-                            help="train for N steps")
-        p.add_argument("--seed", type=_count(0, f"a whole number from 0 to {MAX_SEED}"), default=0)
-        p.add_argument("--until-converged", action="store_true",
-                       help="stop when the held-out loss no longer improves (--time-budget, if given, caps it)")
-        p.add_argument("--report", metavar="RUN.json", help="write the run's summary (steps, best step, "
-                                                            "held-out loss, estimated PSNR gain, noise) as JSON")
-        p.add_argument("--device", default="auto", choices=DEVICES)
-        p.add_argument("--patch-size", type=_count(8, "a patch side of at least 8 pixels", " (64 is typical)"),
-                       help="training patch side in pixels")
-        p.add_argument("--batch-size", type=_count(1, "a positive whole number of patches", " (16 is typical)"))
-        p.add_argument("--channels", default="independent", choices=["joint", "independent"],
-                       help="axis C: one model per channel (independent, default: no channel leaks into "
-                            "another) or one model for all channels (joint: channels inform each other)")
-        z_mode = p.add_mutually_exclusive_group()
-        z_mode.add_argument("--2d", dest="three_d", action="store_false", default=None,
-                            help="train a Z stack slice by slice in 2D")
-        z_mode.add_argument("--3d", dest="three_d", action="store_true", default=None,
-                            help="train a Z stack in 3D (default: 3D when the Z spacing is at most 3x the "
-                                 "pixel size and there are at least 16 planes)")
-        p.add_argument("--scale", metavar="Z,Y,X",
-                       help="voxel spacing, one value per input axis in --axes order, e.g. 2,0.5,0.5 "
-                            "(default: from TIFF ImageJ/OME metadata); decides 3D or 2D")
-        common(p)
-
-    tile = dict(type=_count(8, "a tile side of at least 8 pixels", " (256 is typical)"),
+    tile = dict(type=_number(int, 8, what="a tile side of at least 8 pixels (256 is typical)"),
                 help="prediction tile side in pixels")
     no_tta = dict(action="store_false", dest="tta",
                   help="predict one view only: faster, a little noisier (default: the mean over flipped and turned views)")
@@ -97,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input")
     d.add_argument("output")
     training_options(d)
+    common(d)
     d.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
     d.add_argument("--tile", **tile)
     d.add_argument("--no-tta", **no_tta)
@@ -106,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("input")
     t.add_argument("model_dir")
     training_options(t)
+    common(t)
 
     p = sub.add_parser("predict", help="denoise INPUT with a saved model")
     p.add_argument("model_dir")

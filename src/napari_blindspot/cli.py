@@ -35,20 +35,14 @@ def _input_axes(args, image) -> str | None:
 def _train(args, image, axes):
     from tqdm import tqdm
 
-    from .core.config import TrainConfig
+    from ._cli_parser import config_from_args
     from .core.training import train
     from .io import read_image, read_scale
 
     scale = _parse_scale(args.scale) if args.scale else read_scale(args.input, args.series)
     if scale is not None and not args.scale and len(scale) != len(image.shape):
         scale = None  # metadata for another layout: ignore it rather than fail
-    budget = args.time_budget if args.time_budget is not None else (
-        None if args.steps or args.until_converged else 60.0)
-    config = TrainConfig(method=args.method, axes=axes, time_budget_s=budget, steps=args.steps,
-                         until_converged=args.until_converged, frames_are_repeats=args.frames_are_repeats,
-                         seed=args.seed, device=args.device, noise=args.noise, sigma=args.sigma,
-                         patch_size=args.patch_size, batch_size=args.batch_size, three_d=args.three_d,
-                         scale=scale, channels=args.channels, preview_every_s=None)
+    config = config_from_args(args, axes, scale)
     run = train(image, config, target=read_image(args.target, args.series) if args.target else None)
     faults.check_batch_fits(run)
     if axes is None and not args.quiet:
@@ -57,7 +51,7 @@ def _train(args, image, axes):
               file=sys.stderr)
     if "Z" in run.config.axes and not args.quiet:
         print(f"Z: {run.three_d_reason}", file=sys.stderr)
-    with tqdm(total=run.config.steps or None, desc=f"training {args.method}", unit="step",
+    with tqdm(total=run.config.steps or None, desc=f"training {run.config.method}", unit="step",
               disable=args.quiet, file=sys.stderr, leave=True) as bar:
         for p in run:
             bar.total = p.total
@@ -198,12 +192,13 @@ def _check_paths(args) -> None:
 
 
 def _run(args) -> None:
+    from .core.config import TrainConfig
     from .io import check_space, output_bytes, read_image
 
     if args.command == "export":
         _export(args)
         return
-    if args.command == "denoise" and args.uncertainty and args.method != "hqssl":
+    if args.command == "denoise" and args.uncertainty and (args.method or TrainConfig.method) != "hqssl":
         raise ValueError("--uncertainty needs --method hqssl")
     _check_paths(args)
     if args.command == "predict":

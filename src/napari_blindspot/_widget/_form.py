@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 from qtpy.QtWidgets import QSizePolicy
 
-from ..core.config import DEVICES, METHODS, NOISE_MODELS, TrainConfig
+from ..core.config import METHODS, NOISE_MODELS, OPTIONS, Option, TrainConfig, field_type
 from ..core.data import choose_three_d, validate_axes
 from ._axes import layer_axes
 from ..core.device import choose_device
@@ -15,7 +16,12 @@ from ._layers import layer_data, layer_scale
 
 METHOD_LABELS = {"n2v": "N2V", "n2v2": "N2V2", "hqssl": "HQ-SSL", "n2n": "N2N"}  # how the method combo names them
 Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d
-CHANNEL_MODES = {"one model per channel": "independent", "one model for all": "joint"}  # -> TrainConfig.channels
+CHANNEL_LABELS = {"one model per channel": "independent", "one model for all": "joint"}  # -> TrainConfig.channels
+# TrainConfig fields the form lays out by hand (OPTIONS' widget "custom"): field -> the form's widget
+CUSTOM_FIELDS = {"method": "method", "axes": "axes", "time_budget_s": "duration", "steps": "duration",
+                 "noise": "noise", "sigma": "sigma", "three_d": "z_mode", "until_converged": "until",
+                 "frames_are_repeats": "repeats", "channels": "channels"}
+QT_INT_MAX = 2**31 - 1  # a Qt spin box holds a C int
 CHANNELS_TIP = (
     "For images with a C axis.\n"
     "One model for all: one network sees every channel and denoises them together, so channels "
@@ -83,7 +89,7 @@ class SettingsForm:
                                "plane as a 2D image. 'auto' follows the voxel size (the layer's scale).")
         self.z_hint = note()  # what auto decides, under the Z row
         self.z_row = _row("Z", self.z_mode)
-        self.channels = ComboBox(label="Channels", choices=list(CHANNEL_MODES.items()), tooltip=CHANNELS_TIP)
+        self.channels = ComboBox(label="Channels", choices=list(CHANNEL_LABELS.items()), tooltip=CHANNELS_TIP)
         self.method = ComboBox(label="Method", choices=[(METHOD_LABELS.get(m, m), m) for m in METHODS],
                                tooltip="N2V: Noise2Void. N2V2: without checkerboard artefacts. HQ-SSL: "
                                "blind-spot network with a noise model, also gives an uncertainty map. "
@@ -111,18 +117,8 @@ class SettingsForm:
                                         self.method, self.second, self.repeats, noise_row, duration_row,
                                         self.until])
 
-        self.patch_size = _auto(SpinBox(label="Patch size", max=1024, step=8),
-                                "Side of the square training patches, in pixels.")
-        self.batch_size = _auto(SpinBox(label="Batch size", max=1024),
-                                "Patches per training step. Smaller uses less memory.")
-        self.learning_rate = _auto(FloatSpinBox(label="Learning rate", max=0.1, step=1e-4))
-        self.learning_rate.native.setDecimals(5)
-        self.seed = SpinBox(label="Seed", max=2**31 - 1)
-        self.device = ComboBox(label="Device", choices=DEVICES)
-        self.features = _auto(SpinBox(label="Network width", max=256, step=4), "Network width (base number "
-                              "of filters). Wider learns more but trains slower on a CPU.")
-        self.advanced = Container(widgets=[self.patch_size, self.batch_size, self.learning_rate, self.seed,
-                                           self.device, self.features])
+        self.advanced = Container(widgets=[self._advanced_field(name, option) for name, option in OPTIONS.items()
+                                           if option.widget == "advanced"])
         for container in (self.basic, self.advanced):
             container.margins = (0, 0, 0, 0)
 
@@ -138,6 +134,33 @@ class SettingsForm:
         self._watched = None  # the layer whose scale changes we follow
         self._update_enabled()
         self._on_image_changed(self.image.value)
+
+    def _advanced_field(self, name: str, option: Option):
+        """One field of the Advanced section, as the table says (core/config.py, OPTIONS)."""
+        if option.choices:
+            widget = ComboBox(label=option.label, choices=option.choices, tooltip=option.help)
+        else:
+            whole = option.step == int(option.step)
+            low = option.low - 1 if option.auto and option.low < 1 else (0 if option.auto else option.low)
+            # whole numbers too: magicgui's SpinBox (superqt's large-int box) cannot read "auto"
+            widget = FloatSpinBox(label=option.label, min=low, max=min(option.high, QT_INT_MAX),
+                                  step=option.step, value=low if option.auto else getattr(TrainConfig, name))
+            widget.native.setDecimals(0 if whole else max(2, -math.floor(math.log10(option.step)) + 1))
+            if option.auto:
+                _auto(widget, option.help)
+            widget.tooltip = option.help
+        setattr(self, name, widget)
+        return widget
+
+    def _advanced_values(self) -> dict:
+        """The Advanced section's values as TrainConfig fields ("auto", the bottom of a range, is None)."""
+        values = {}
+        for name, option in OPTIONS.items():
+            if option.widget == "advanced":
+                widget, whole = getattr(self, name), field_type(name) is int
+                auto = option.auto and widget.value == widget.min
+                values[name] = None if auto else (round(widget.value) if whole else widget.value)
+        return values
 
     # -- what the fields show -----------------------------------------------------------------
 
@@ -240,16 +263,17 @@ class SettingsForm:
         noise = self.noise.value if hq else "auto"
         seconds = self.unit.value == "seconds"
         value = self.duration.value
+        values = self._advanced_values()
+        if values["num_threads"] is None:
+            values.pop("num_threads")  # "auto": the dock's choice in `extra`, which leaves a core to napari
         return TrainConfig(
             method=method, axes=axes, time_budget_s=float(value) if seconds else None,
-            steps=None if seconds else value, seed=self.seed.value, device=self.device.value, noise=noise,
+            steps=None if seconds else value, noise=noise,
             sigma=(self.sigma.value or None) if hq and noise in ("auto", "gaussian") else None,
-            patch_size=self.patch_size.value or None, batch_size=self.batch_size.value or None,
-            learning_rate=self.learning_rate.value or None, features=self.features.value or None,
             channels=self.channels.value if "C" in axes else "joint",
             three_d=Z_MODES[self.z_mode.value] if "Z" in axes else None,  # None: the core decides
             scale=layer_scale(layer), frames_are_repeats=method == "n2n" and self.repeats.value,
-            until_converged=self.until.value, **extra,
+            until_converged=self.until.value, **{**extra, **values},
         )
 
     def train_config(self, layer, model=None, **extra) -> tuple[str, TrainConfig]:
