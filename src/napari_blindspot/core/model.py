@@ -18,13 +18,17 @@ from .predict import PairedView, predict_tiled
 from .tta import DEFAULT_VIEWS, averaged
 from .spec import ModelFileError, ModelSpec, spec_from_json, spec_to_json
 from .unet import UNet
+from .window import windowed
 
 
-def build_network(method: str, spatial_ndim: int, channels: int, network: dict) -> nn.Module:
+def build_network(method: str, spatial_ndim: int, channels: int, network: dict, context_planes: int = 0) -> nn.Module:
+    """The method's network for `channels` channels, seeing `context_planes` neighbour planes on
+    each side (window.py) as more input channels."""
+    neighbours = 2 * context_planes * channels
     if method in ("n2v", "n2v2", "n2n"):  # N2N: the plain UNet, trained on the other recording
-        return UNet(spatial_ndim, channels, channels, n2v2=(method == "n2v2"), **network)
+        return UNet(spatial_ndim, channels + neighbours, channels, n2v2=(method == "n2v2"), **network)
     if method == "hqssl":
-        return BlindSpotNet(spatial_ndim, channels, 2 * channels, **network)
+        return BlindSpotNet(spatial_ndim, channels, 2 * channels, context_channels=neighbours, **network)
     raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
 
 
@@ -79,14 +83,19 @@ class Model:
         out = self.net(z.contiguous(memory_format=self.memory_format))
         if self.spec.method != "hqssl":
             return out, out
-        return hqssl.posterior(self.noise, z, out, self.net.groups)
+        return hqssl.posterior(self.noise, z[:, : self.spec.channels], out, self.net.groups)  # the target plane's y
+
+    @property
+    def window_channels(self) -> int:
+        """Input channels of one recording: the target plane's and its neighbour planes'."""
+        return (2 * self.spec.context_planes + 1) * self.spec.channels
 
     def views(self, tta: bool) -> int:
         return DEFAULT_VIEWS[self.spec.method] if tta else 1
 
     def _predict_batch(self, raw: np.ndarray, with_variance: bool, views: int = 1) -> list[np.ndarray]:
         norm = self.spec.normalisation
-        if raw.shape[1] == 2 * self.spec.channels:  # a paired view: both recordings, channels side by side
+        if raw.shape[1] == 2 * self.window_channels:  # a paired view: both recordings, channels side by side
             first, second = np.split(raw, 2, axis=1)
             results = [self._predict_batch(first, with_variance, views), self._predict_batch(second, with_variance, views)]
             return [(a + b) / 2 for a, b in zip(*results)]
@@ -100,7 +109,7 @@ class Model:
 
     def predict(self, image, axes: str | None = None, *, tile: int | tuple[int, ...] | None = None,
                 batch_size: int = 4, return_uncertainty: bool = False, out=None, progress=None,
-                tta: bool = True, second=None):
+                tta: bool = True, second=None, planes: tuple[int, int] | None = None):
         """Denoise `image` (numpy, dask or zarr) laid out as `axes` (default: the training axes).
 
         Returns a float32 numpy array of the image's shape, or writes into `out` (e.g. a zarr
@@ -108,13 +117,15 @@ class Model:
         ``(denoised, std)`` where std is the HQ-SSL posterior standard deviation. `tta` averages
         the prediction over dihedral views (slower, better); `second`, a second recording of the
         same field and shape (N2N), makes the result the mean of both denoised recordings.
+        `planes` = (lo, hi), for a model with neighbour planes: predict only those planes along
+        its plane axis (the result holds hi - lo of them), reading their neighbours from `image`.
         """
         if return_uncertainty and self.spec.method != "hqssl":
             raise ValueError("uncertainty maps come from HQ-SSL's posterior; this model is "
                              f"{self.spec.method}")
-        view, tile, margin = self.tiling(image, axes, tile)
+        view, tile, margin = self.tiling(image, axes, tile, planes)
         if second is not None:
-            view = PairedView(view, self.tiling(validate_second(second, image), axes, tile)[0])
+            view = PairedView(view, self.tiling(validate_second(second, image), axes, tile, planes)[0])
         n_out = 2 if return_uncertainty else 1
         if out is None:
             shape = view.sample_shape + (view.channels,) + view.spatial_shape
@@ -132,13 +143,18 @@ class Model:
         views = self.views(tta)
         return lambda raw: self._predict_batch(raw, with_variance, views)
 
-    def tiling(self, image, axes: str | None, tile=None):
-        """The image's view, and tile and margin sizes for prediction."""
+    def tiling(self, image, axes: str | None, tile=None, planes: tuple[int, int] | None = None):
+        """The image's view (with its neighbour planes, window.py), and tile and margin sizes for prediction."""
         axes = validate_axes(axes or self.spec.axes, image.shape)
         view = StackView.of(image, axes, three_d=self.spec.spatial_ndim == 3)
         if view.channels != self.spec.channels:
             raise ValueError(f"the model was trained on {self.spec.channels} channel(s), the image "
                              f"has {view.channels} (axes '{axes}', shape {tuple(image.shape)})")
+        k, along = self.spec.context_planes, self.spec.context_axis
+        if k and along not in axes:
+            raise ValueError(f"the model sees {k} neighbour planes along {along}, the image has no {along} axis "
+                             f"(axes '{axes}'): give a stack with {along}, or a model trained without neighbour planes")
+        view = windowed(view, along, k, planes)
         size, margin = prediction_tiles(self.spec.spatial_ndim)
         if tile is not None:
             size = (tile,) * self.spec.spatial_ndim if isinstance(tile, int) else tuple(tile)
@@ -166,11 +182,11 @@ def load_model(path, device: str = "auto") -> Model:
     spec = spec_from_json(read_config(path))
     noise = build_noise_model(spec)  # a few numbers per channel
     with torch.device("meta"):  # the network's shapes, without allocating them
-        meta_net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+        meta_net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network, spec.context_planes)
     tensors = read_weights(path, {k: tuple(v.shape) for k, v in _state(meta_net, noise).items()})
     if not all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point()):
         raise ModelFileError(f"{path}: the weights hold NaN or infinite values; the model cannot be used")
-    net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+    net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network, spec.context_planes)
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
     if noise is not None:
         noise.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("noise.")})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .config import METHODS, NOISE_MODELS
+from .config import MAX_CONTEXT_PLANES, METHODS, NOISE_MODELS
 from .data import Normalisation
 
 FORMAT = "napari-blindspot-model"
@@ -17,7 +17,6 @@ FORMAT_VERSION = 1
 MAX_CHANNELS = 64
 MAX_FEATURES = 512  # wider than any preset by 5x
 MAX_DEPTH = 6
-MAX_CONTEXT_PLANES = 8
 MAX_ABS = 1e30  # normalisation values beyond this overflow float32 arithmetic
 _NETWORK_KEYS = {"n2v": {"depth", "features", "batch_norm", "groups"},
                  "hqssl": {"depth", "features", "decoder_features", "groups"}}

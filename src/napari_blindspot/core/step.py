@@ -21,15 +21,18 @@ def blind_spot_input(model: Model, x: torch.Tensor, generator: torch.Generator, 
 
     N2V hides the pixels it trains on (never held-out ones); HQ-SSL's network is blind by
     construction; N2N's batch holds both recordings on the channel axis and maps either onto
-    the other (both directions, chosen per sample)."""
+    the other (both directions, chosen per sample). With neighbour planes (window.py) each
+    recording is a window whose first `channels` are the target plane: the target is that
+    plane's, and N2V hides pixels of that plane only (the neighbours' noise is their own)."""
+    c = model.spec.channels
     if model.method == "hqssl":
-        return x, x, None
+        return x, x[:, :c], None
     if model.method == "n2n":
         a, b = x.chunk(2, dim=1)
         swap = (torch.rand(len(x), generator=generator) < 0.5).to(x.device).view(-1, *[1] * (x.dim() - 1))
-        return torch.where(swap, b, a), torch.where(swap, a, b), None
-    masked, coords = mask_batch(x, mask_percent, generator, median=model.method == "n2v2", exclude=held)
-    return masked, x, coords
+        return torch.where(swap, b, a), torch.where(swap, a, b)[:, :c], None
+    masked, coords = mask_batch(x[:, :c], mask_percent, generator, median=model.method == "n2v2", exclude=held)
+    return torch.cat([masked, x[:, c:]], dim=1), x[:, :c], coords
 
 
 def loss(model: Model, target: torch.Tensor, inputs: torch.Tensor, coords: torch.Tensor | None,
