@@ -33,9 +33,19 @@ def neighbour(plane: int, offset: int, planes: int) -> int:
     return index
 
 
-def window_planes(plane: int, planes: int, k: int) -> tuple[int, ...]:
-    """The planes read for target `plane`: itself first, then its neighbours in `offsets` order."""
-    return (plane,) + tuple(neighbour(plane, d, planes) for d in offsets(k))
+def window_planes(plane: int, planes: int, k: int, border: tuple[int, int] | None = None) -> tuple[int, ...]:
+    """The planes read for target `plane`: itself first, then its neighbours in `offsets` order.
+
+    `border` = (side, distance) reads the window as if the target lay `distance` planes from the
+    stack's start (side -1) or end (+1): the neighbours beyond are mirrored as there. Training
+    shows the network such windows in the interior too, so it learns what the real ends need
+    (with a drifting scene, the mirrored window of a first plane is one plane off)."""
+    window = [plane]
+    for d in offsets(k):
+        if border is not None and d * border[0] > border[1]:
+            d = -d
+        window.append(neighbour(plane, d, planes))
+    return tuple(window)
 
 
 def max_planes(planes: int) -> int:
@@ -90,11 +100,12 @@ class PlaneWindow:
         index[self.at] += self.lo
         return int(np.ravel_multi_index(index, self.base.sample_shape))
 
-    def read(self, flat_sample: int, region: tuple[slice, ...]) -> np.ndarray:
-        """``((2k+1) C, *region)`` float32: the target plane's block, then its neighbours'."""
+    def read(self, flat_sample: int, region: tuple[slice, ...], border: tuple[int, int] | None = None) -> np.ndarray:
+        """``((2k+1) C, *region)`` float32: the target plane's block, then its neighbours'
+        (`border`: as if near an end, `window_planes`)."""
         index = list(np.unravel_index(self.base_sample(flat_sample), self.base.sample_shape))
         blocks = []
-        for plane in window_planes(int(index[self.at]), self.size, self.k):
+        for plane in window_planes(int(index[self.at]), self.size, self.k, border):
             index[self.at] = plane
             blocks.append(self.base.read(int(np.ravel_multi_index(index, self.base.sample_shape)), region))
         return np.concatenate(blocks)
