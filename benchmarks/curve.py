@@ -83,6 +83,7 @@ def curve(method: str, case_name: str, budget: float, checkpoints: list[float], 
         "points": points, "psnr_db": round(score(case, denoised), 2), "psnr_one_view_db": round(one_view, 2),
         "noisy_db": round(noisy_db, 2), "steps": event.step, "best_step": event.best_step,
         "estimated_gain_db": event.estimated_psnr_gain_db, "true_gain_one_view_db": round(one_view - noisy_db, 2),
+        "estimated_gain_interval_db": getattr(event, "estimated_psnr_gain_db_interval", None),
         "steps_per_s": round(event.step / event.elapsed_s, 2), "checkpoint_predict_s": round(checkpoint_s, 2),
         "predict_s": round(predict_s, 3), "noise_learned": event.noise_params, "noise_true": case.params,
     }

@@ -23,7 +23,7 @@ import napari_blindspot as nb  # noqa: E402
 from images import cases, psnr  # noqa: E402
 from napari_blindspot.core import model as model_module  # noqa: E402
 from napari_blindspot.core.blindspot import BlindSpotNet
-from napari_blindspot.core.hqssl import prior as split_prior  # noqa: E402
+from napari_blindspot.core.methods.hqssl import prior as split_prior  # noqa: E402
 from napari_blindspot.core.noise import make_noise_model  # noqa: E402
 
 

@@ -35,7 +35,7 @@ def main(argv=None) -> None:
     gains = {name: round(10 * np.log10(case.params["sigma"] ** 2 / np.mean(error[where] ** 2)), 2)
              for name, where in (("heldout", held), ("trained", ~held))}
     print({"method": args.method, "steps": event.step, "context": args.context, "true_gain_db": gains,
-           "estimated_gain_db": round(event.estimated_psnr_gain_db, 2), "noise_learned": event.noise_params})
+           "estimated_gain_db": None if event.estimated_psnr_gain_db is None else round(event.estimated_psnr_gain_db, 2), "noise_learned": event.noise_params})
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import torch
 from skimage import data
 
 import napari_blindspot as nb
-from napari_blindspot.core import hqssl
+from napari_blindspot.core.methods import hqssl
 
 
 def psnr(x, clean):

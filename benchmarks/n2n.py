@@ -46,7 +46,7 @@ def _n2n(name: str, budget: float) -> dict:
     return {"case": name, "method": "n2n", "budget_s": budget, "psnr_db": round(psnr(case.clean, denoised, case.data_range), 2),
             "first_one_view_db": round(first_db, 2), "noisy_psnr_db": round(noisy_db, 2), "steps": last.step,
             "train_s": round(train_s, 1), "predict_s": round(predict_s, 2),
-            "estimated_gain_db": round(last.estimated_psnr_gain_db, 2), "true_gain_db": round(first_db - noisy_db, 2)}
+            "estimated_gain_db": None if last.estimated_psnr_gain_db is None else round(last.estimated_psnr_gain_db, 2), "true_gain_db": round(first_db - noisy_db, 2)}
 
 
 def _bm3d_of_mean(name: str) -> dict:

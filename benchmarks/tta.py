@@ -22,15 +22,14 @@ RESULTS = Path(__file__).parent / "results" / "tta.json"
 
 
 def _views(model, image, views: int):
-    from napari_blindspot.core import tta
-
-    default = tta.DEFAULT_VIEWS[model.method]
-    tta.DEFAULT_VIEWS[model.method] = views  # the package's own averaging, with another count
+    method = model.algorithm
+    default = method.default_views
+    method.default_views = views  # the package's own averaging, with another count
     try:
         start = time.perf_counter()
         return model.predict(image, tta=views > 1), time.perf_counter() - start
     finally:
-        tta.DEFAULT_VIEWS[model.method] = default
+        method.default_views = default
 
 
 def measure(method: str, case_name: str, steps: int) -> dict:

@@ -1,25 +1,11 @@
-"""The human-readable parts of a bioimage.io package: citations, cover image and README."""
+"""The human-readable parts of a bioimage.io package: cover image and README (each method's
+citations and README words are on its object, `core/methods/`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-
-CITATIONS = {
-    "n2v": [("Krull, Buchholz, Jug. Noise2Void - Learning Denoising from Single Noisy Images. CVPR 2019",
-             "10.1109/CVPR.2019.00223")],
-    "n2v2": [("Krull, Buchholz, Jug. Noise2Void - Learning Denoising from Single Noisy Images. CVPR 2019",
-              "10.1109/CVPR.2019.00223"),
-             ("Höck, Buchholz, Jug et al. N2V2 - Fixing Noise2Void Checkerboard Artifacts with Modified "
-              "Sampling Strategies and a Tweaked Network Architecture. ECCV Workshops 2022",
-              "10.1007/978-3-031-25069-9_33")],
-    "n2n": [("Lehtinen, Munkberg, Hasselgren et al. Noise2Noise: Learning Image Restoration without Clean "
-             "Data. ICML 2018 (arXiv:1803.04189)", "10.48550/arXiv.1803.04189")],
-    "hqssl": [("Laine, Karras, Lehtinen, Aila. High-Quality Self-Supervised Deep Image Denoising. "
-               "NeurIPS 2019 (arXiv:1901.10277)", "10.48550/arXiv.1901.10277")],
-}
-
 
 def cover(noisy: np.ndarray, denoised: np.ndarray, path: Path) -> Path:
     """noisy | denoised side by side (first channel, middle plane in 3D), one shared grey scale."""
@@ -37,26 +23,19 @@ def cover(noisy: np.ndarray, denoised: np.ndarray, path: Path) -> Path:
     return path
 
 
-def trained_on(model) -> str:
-    return "two noisy recordings of one field" if model.method == "n2n" else "one noisy image"
-
-
 def readme(model, name: str, axes: tuple[str, ...], min_side: int) -> str:
     spec = model.spec
     lines = [
         f"# {name}", "",
-        f"A self-supervised {spec.method.upper()} denoiser trained with napari-blindspot on {trained_on(model)} "
-        f"(axes `{spec.axes}`, {spec.channels} channel(s), {spec.spatial_ndim}D network).", "",
+        f"A self-supervised {spec.method.upper()} denoiser trained with napari-blindspot on "
+        f"{model.algorithm.trained_on} (axes `{spec.axes}`, {spec.channels} channel(s), {spec.spatial_ndim}D network).", "",
         "## Input and output", "",
         f"Axes: `{', '.join(axes)}`; any size of at least {min_side} pixels per "
         "side. The output has the input's shape and units (raw intensities, not clipped).",
         "Preprocessing scales each channel to zero mean and unit variance with the training image's "
         "mean and std; postprocessing undoes it.", "",
     ]
-    if spec.method == "hqssl":
-        lines += ["HQ-SSL: the weights compute the network's Gaussian prior and the learned noise model's "
-                  "posterior mean, so the noisy image goes in and the denoised image comes out. "
-                  f"Noise model: `{spec.noise}`, learned parameters (input units): `{spec.noise_params}`.", ""]
+    lines += model.algorithm.readme_note(spec)
     lines += [
         "## Training", "",
         f"History: `{spec.history}`. The network was trained on the image it denoises; applied to other "

@@ -25,7 +25,8 @@ class Terminated(BaseException):
 
 
 # One training step holds about this many float32 values per input pixel and network feature
-# (activations and their gradients over the UNet's levels); HQ-SSL runs four rotations at once.
+# (activations and their gradients over the UNet's levels), times the views a step runs at once
+# (`Method.views_per_step`: HQ-SSL's rotations, four in 2D and six in 3D).
 _VALUES_PER_PIXEL_FEATURE = 8
 
 
@@ -35,8 +36,8 @@ def check_batch_fits(run) -> None:
 
     settings = run.settings
     pixels = settings.batch * math.prod(settings.patch) * run.view.channels
-    rotations = 4 if run.config.method == "hqssl" else 1
-    need = pixels * settings.network.get("features", 32) * _VALUES_PER_PIXEL_FEATURE * rotations * 4
+    views = run.model.algorithm.views_per_step(run.view.spatial_ndim)
+    need = pixels * settings.network.get("features", 32) * _VALUES_PER_PIXEL_FEATURE * views * 4
     if run.device.type == "cuda":
         free = torch.cuda.mem_get_info(run.device)[0]
     else:

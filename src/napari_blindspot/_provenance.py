@@ -26,6 +26,7 @@ def record(model, axes: str, source: str, model_folder=None, steps=None, seconds
     return {"method": method or model.method, "axes": axes, "steps": history.get("steps") if steps is None else steps,
             "seconds": None if seconds is None else round(float(seconds), 1), "noise": model.spec.noise_params,
             "best_step": history.get("best_step"), "estimated_psnr_gain_db": history.get("estimated_psnr_gain_db"),
+            "estimated_psnr_gain_db_interval": history.get("estimated_psnr_gain_db_interval"),
             "source": str(source), "model_folder": str(model_folder) if model_folder else None}
 
 

@@ -20,15 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ._bmz_docs import CITATIONS, cover, readme, trained_on
-from .core import hqssl
-from .core.blindspot import rotate_back, rotate_in
+from ._bmz_docs import cover, readme
 from .core.model import Model, load_model
 from .core.model_io import CONFIG, WEIGHTS
-from .core.unet import BORDER_CONTEXT
 
 INSTALL_HINT = "install napari-blindspot[bmz] (pip install 'napari-blindspot[bmz]')"
 TEST_SIDE = {2: 64, 3: 24}  # test tensor side: small, so `bioimageio test` stays quick
@@ -52,26 +48,12 @@ class Denoiser(nn.Module):
     def __init__(self, model: Model, channel_axis: bool):
         super().__init__()
         self.net, self.noise = model.net, model.noise
-        self.hqssl, self.channel_axis = model.method == "hqssl", channel_axis
+        self.method, self.channel_axis = model.algorithm, channel_axis
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         z = z if self.channel_axis else z.unsqueeze(1)
-        if self.hqssl:
-            out = hqssl.posterior(self.noise, z, self._blindspot(z), self.net.groups)[0]
-        else:
-            out = self.net(z)
+        out = self.method.export_forward(self.net, self.noise, z)  # HQ-SSL: prior + posterior mean
         return out if self.channel_axis else out.squeeze(1)
-
-    def _blindspot(self, z: torch.Tensor) -> torch.Tensor:
-        """`BlindSpotNet.forward` with one UNet call per rotated view, so the trace holds for
-        any image shape (the net batches equal-shaped views: a square-only trace)."""
-        net, ndim = self.net, self.net.ndim
-        m = 2**net.depth
-        spatial = z.shape[2:]
-        pad = [p for s in reversed(spatial) for p in (0, -s % m)]
-        views = [net.unet(v) for v in rotate_in(F.pad(z, pad), ndim)]
-        out = net.fuse(rotate_back(views, ndim, net.groups))
-        return out[(..., *(slice(0, s) for s in spatial))]
 
 
 def _package_axes(model: Model) -> tuple[str, ...]:
@@ -82,10 +64,11 @@ def _package_axes(model: Model) -> tuple[str, ...]:
 
 
 def _min_side(model: Model) -> int:
-    """The smallest image side the traced graph handles: N2V mirrors `BORDER_CONTEXT` pixels
-    plus the padding to a multiple of 2**depth, which needs that many pixels to mirror."""
+    """The smallest image side the traced graph handles: the method's mirrored border
+    (`Method.export_border`) plus the padding to a multiple of 2**depth, which needs that many
+    pixels to mirror."""
     m = 2 ** model.spec.network.get("depth", 2)
-    return max(16, m) if model.method == "hqssl" else max(16, BORDER_CONTEXT + m)
+    return max(16, model.algorithm.export_border + m)
 
 
 def _test_input(model: Model, sample) -> np.ndarray:
@@ -210,10 +193,10 @@ def _describe(model: Model, files: dict[str, Path], *, name: str, authors: list[
     return bmz.ModelDescr(
         name=name,
         description=description or f"Self-supervised {method} denoiser trained with napari-blindspot "
-                                   f"on {trained_on(model)}.",
+                                   f"on {model.algorithm.trained_on}.",
         authors=[bmz.Author(name=a) for a in authors],
         license=license,
-        cite=[bmz.CiteEntry(text=text, doi=bmz.Doi(doi)) for text, doi in CITATIONS[model.method]],
+        cite=[bmz.CiteEntry(text=text, doi=bmz.Doi(doi)) for text, doi in model.algorithm.citations],
         documentation=bmz.FileDescr(source=files["readme"]),
         covers=[bmz.FileDescr(source=files["cover"])],
         attachments=[bmz.FileDescr(source=files["config"]), bmz.FileDescr(source=files["our_weights"])],

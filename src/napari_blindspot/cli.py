@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from . import _cli_faults as faults
+from .core import methods
 from ._cli_parser import EXIT_USER_ERROR, build_parser
 
 EXIT_INTERRUPTED = 130
@@ -93,7 +94,9 @@ def _write_report(path, run, final) -> None:
     """The run's summary as JSON, written atomically (docs: command-line contract)."""
     report = {"format": REPORT_FORMAT, "method": run.config.method, "axes": run.config.axes, "steps": final.step,
               "seconds": round(final.elapsed_s, 2), "best_step": final.best_step, "heldout_loss": final.val_loss,
-              "estimated_psnr_gain_db": final.estimated_psnr_gain_db, "noise": final.noise_params}
+              "estimated_psnr_gain_db": final.estimated_psnr_gain_db, "noise": final.noise_params,
+              "estimated_psnr_gain_db_interval": None if final.estimated_psnr_gain_db_interval is None
+              else list(final.estimated_psnr_gain_db_interval)}
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
@@ -126,7 +129,7 @@ def _predict(model, image, axes, args, run_on=None, second=None):
     from .io import atomic_output
 
     uncertainty = args.uncertainty
-    if uncertainty and model.spec.method != "hqssl":
+    if uncertainty and not model.algorithm.has_uncertainty:
         raise ValueError(f"--uncertainty needs an hqssl model, this one is {model.spec.method}")
     with tqdm(desc="predicting", unit="tile", disable=args.quiet, file=sys.stderr) as bar:
         def progress(done, total):
@@ -200,7 +203,8 @@ def _run(args) -> None:
     if args.command == "export":
         _export(args)
         return
-    if args.command == "denoise" and args.uncertainty and (args.method or TrainConfig.method) != "hqssl":
+    chosen = methods.get(getattr(args, "method", None) or TrainConfig.method)
+    if args.command == "denoise" and args.uncertainty and not chosen.has_uncertainty:
         raise ValueError("--uncertainty needs --method hqssl")
     _check_paths(args)
     if args.command == "predict":

@@ -10,7 +10,7 @@ from napari_blindspot.core.blindspot import (
     rotate_in,
     rotations,
 )
-from napari_blindspot.core.hqssl import prior as split_prior
+from napari_blindspot.core.methods.hqssl import prior as split_prior
 
 
 def _input_gradients(net: BlindSpotNet, shape, points, channels: int = 1):

@@ -47,7 +47,7 @@ def test_n2n_trains_on_frames_that_are_repeats():
     stack = clean + np.random.default_rng(1).normal(0, 20, (4, 64, 64)).astype(np.float32)
     run = nb.train(stack, nb.TrainConfig(method="n2n", frames_are_repeats=True, **{**SETTINGS, "axes": "TYX"}))
     final = list(run)[-1]
-    assert final.step == SETTINGS["steps"] and final.estimated_psnr_gain_db is not None
+    assert final.step == SETTINGS["steps"] and final.val_loss is not None  # 245 held-out pixels: the gain cannot be told
     assert _psnr(run.model.predict(stack)[0], clean) > _psnr(stack[0], clean) + 2
 
 

@@ -1,6 +1,8 @@
 """What the dock says about quality (held-out estimate, true gain against a `[clean]` layer),
 N2N from a second recording, and what a result layer records about how it was made."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -34,11 +36,12 @@ def test_status_shows_the_estimated_gain_while_training_and_the_true_gain_at_the
     widget.controls.train_button.click()
     wait_idle(qtbot, widget)
     training = [text for text in said if text.startswith("Training: step")]
-    assert any("estimated PSNR gain over the input, +" in text or "estimated PSNR gain over the input, -" in text
-               for text in training), training[-3:]
+    shown = re.compile(r"estimated PSNR gain over the input, [+-]\d+\.\d dB \([+-]\d+\.\d to [+-]\d+\.\d\)"
+                       r"|the PSNR gain over the input cannot be told yet")
+    assert any(shown.search(text) for text in training), training[-3:]
     assert widget.controls.progress_bar.text().startswith("Done")
     final = widget.controls.status_label.text()  # under the bar, where a long line wraps
-    assert "estimated PSNR gain over the input, " in final and " dB" in final
+    assert shown.search(final), final
     assert "true PSNR gain " in final and "(against 'noisy [clean]')" in final
     result = viewer.layers["noisy [n2v denoised]"].data
     from napari_blindspot.metrics import true_psnr
@@ -116,7 +119,8 @@ def test_the_result_layer_records_how_it_was_made(viewer, make_widget, qtbot, tm
     assert made["noise"]["kind"] and made["source"] == "noisy" and made["model_folder"] is None
     history = widget.model.spec.history
     assert made["best_step"] == history["best_step"] is not None
-    assert made["estimated_psnr_gain_db"] == history["estimated_psnr_gain_db"] is not None
+    assert made["estimated_psnr_gain_db"] == history["estimated_psnr_gain_db"]
+    assert made["estimated_psnr_gain_db_interval"] == history["estimated_psnr_gain_db_interval"] is not None
     widget.ask_directory = lambda title: str(tmp_path / "model")
     widget.controls.save_button.click()
     assert layer.metadata[OURS]["model_folder"] == str(tmp_path / "model")
@@ -148,3 +152,12 @@ def test_removing_every_layer_with_n2n_chosen_is_no_error(viewer, make_widget):
     widget.form.method.value = "n2n"
     viewer.layers.clear()  # e.g. closing the viewer: the pickers empty, nothing to propose
     assert widget.form.image.value is None and widget.form.second.value is None
+
+
+def test_the_status_gives_the_estimate_with_its_interval_or_says_it_cannot_be_told():
+    from napari_blindspot._widget._quality import estimate_text
+
+    assert estimate_text((9.53, (8.71, 10.32))) == "estimated PSNR gain over the input, +9.5 dB (+8.7 to +10.3)"
+    assert estimate_text((None, (5.0, 9.2))) == "the PSNR gain over the input cannot be told yet (+5.0 to +9.2 dB)"
+    assert estimate_text((None, None)) == "the PSNR gain over the input cannot be told yet"
+    assert estimate_text(None) == ""

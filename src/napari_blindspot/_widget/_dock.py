@@ -15,6 +15,7 @@ from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
+from ..core import methods
 from . import _jobs
 from ._controls import Controls
 from ._form import SettingsForm, on_gpu
@@ -155,7 +156,7 @@ class DenoiseWidget(ModelActions, QWidget):
         try:
             axes, config = self.form.train_config(layer, model, preview_every_s=self.preview_every_s,
                                                   num_threads=_jobs.worker_threads())
-            target = self.form.target() if config.method == "n2n" else None
+            target = self.form.target() if methods.get(config.method).needs_pairs else None
         except (ValueError, TypeError) as err:
             show_error(f"Cannot train: {err}")
             return
@@ -224,8 +225,8 @@ class DenoiseWidget(ModelActions, QWidget):
     def _on_progress(self, p, job: Job) -> None:
         """Steps count the model's whole history, in the bar as in the plot."""
         step = self._step_offset + p.step
-        if p.estimated_psnr_gain_db is not None:
-            job.gain_db = p.estimated_psnr_gain_db
+        if p.val_loss is not None:  # a validation: its estimate, or that the gain cannot be told
+            job.gain_db = (p.estimated_psnr_gain_db, p.estimated_psnr_gain_db_interval)
         self.controls.loss_plot.add(step, p.loss, p.val_loss)
         if p.preview is not None and not job.status.cancelled.is_set():
             self.preview.show(p.preview, p.preview_region)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 from qtpy.QtWidgets import QSizePolicy
 
+from ..core import methods
 from ..core.config import METHODS, NOISE_MODELS, OPTIONS, Option, TrainConfig, field_type
 from ..core.data import StackView, choose_three_d, validate_axes
 from ..core.neighbours import choose_context
@@ -15,7 +16,6 @@ from ._axes import layer_axes
 from ..core.device import choose_device
 from ._layers import layer_data, layer_scale
 
-METHOD_LABELS = {"n2v": "N2V", "n2v2": "N2V2", "hqssl": "HQ-SSL", "n2n": "N2N"}  # how the method combo names them
 Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d
 CHANNEL_LABELS = {"one model per channel": "independent", "one model for all": "joint"}  # -> TrainConfig.channels
 # TrainConfig fields the form lays out by hand (OPTIONS' widget "custom"): field -> the form's widget
@@ -92,7 +92,7 @@ class SettingsForm:
         self.z_hint = note()  # what auto decides, under the Z row
         self.z_row = _row("Z", self.z_mode)
         self.channels = ComboBox(label="Channels", choices=list(CHANNEL_LABELS.items()), tooltip=CHANNELS_TIP)
-        self.method = ComboBox(label="Method", choices=[(METHOD_LABELS.get(m, m), m) for m in METHODS],
+        self.method = ComboBox(label="Method", choices=[(methods.get(m).label, m) for m in METHODS],
                                tooltip="N2V: Noise2Void. N2V2: without checkerboard artefacts. HQ-SSL: "
                                "blind-spot network with a noise model, also gives an uncertainty map. "
                                "N2N: Noise2Noise, from two recordings of the same field.")
@@ -225,7 +225,7 @@ class SettingsForm:
         three_d = Z_MODES[self.z_mode.value] if "Z" in axes else False
         if three_d is None:
             three_d = choose_three_d(axes, data.shape, layer_scale(layer), gpu=on_gpu(self.device.value))[0]
-        repeats = self.method.value == "n2n" and self.repeats.value
+        repeats = methods.get(self.method.value).needs_pairs and self.repeats.value
         try:
             context = choose_context(StackView.of(data, axes, three_d=three_d),
                                      self._advanced_values()["context_planes"], three_d, repeats)
@@ -247,7 +247,8 @@ class SettingsForm:
         self.z_hint.value = f"{prefix}Auto: {reason}."
 
     def _update_enabled(self, event=None) -> None:
-        hq, n2n = self.method.value == "hqssl", self.method.value == "n2n"
+        method = methods.get(self.method.value)
+        hq, n2n = method.uses_noise_model, method.needs_pairs
         second = n2n and not self.repeats.value
         self.repeats.visible, self.second.visible = n2n, second
         if second and self.image.value is not None and self.second.value is self.image.value:
@@ -264,7 +265,7 @@ class SettingsForm:
 
     def target(self):
         """N2N's second recording (its data), or None when the frames are the repeats."""
-        if self.method.value != "n2n" or self.repeats.value:
+        if not methods.get(self.method.value).needs_pairs or self.repeats.value:
             return None
         layer = self.second.value
         if layer is None or layer is self.image.value:
@@ -288,7 +289,7 @@ class SettingsForm:
     def config(self, axes: str, layer, **extra) -> TrainConfig:
         """One TrainConfig from the fields (raises ValueError with a message for the user)."""
         method = self.method.value
-        hq = method == "hqssl"
+        hq, n2n = methods.get(method).uses_noise_model, methods.get(method).needs_pairs
         noise = self.noise.value if hq else "auto"
         seconds = self.unit.value == "seconds"
         value = self.duration.value
@@ -301,7 +302,7 @@ class SettingsForm:
             sigma=(self.sigma.value or None) if hq and noise in ("auto", "gaussian") else None,
             channels=self.channels.value if "C" in axes else "joint",
             three_d=Z_MODES[self.z_mode.value] if "Z" in axes else None,  # None: the core decides
-            scale=layer_scale(layer), frames_are_repeats=method == "n2n" and self.repeats.value,
+            scale=layer_scale(layer), frames_are_repeats=n2n and self.repeats.value,
             until_converged=self.until.value, **{**extra, **values},
         )
 

@@ -141,7 +141,7 @@ def predict(model, image, axes: str, status: JobStatus, lazy: bool = False, seco
     """The full prediction (and HQ-SSL's uncertainty) with display ranges for both, reporting
     tiles done through `status`; with `lazy`, dask arrays that denoise a plane (or volume)
     when it is read. `second` (N2N's second recording, not lazy): denoise both, give the mean."""
-    uncertain, history = model.method == "hqssl", model.spec.history
+    uncertain, history = model.algorithm.has_uncertainty, model.spec.history
     if lazy:
         out = predict_lazy(model, image, axes, return_uncertainty=uncertain)
         sample = _central_block(model, image, axes)
@@ -163,7 +163,7 @@ def _central_block(model, image, axes: str):
     spatial = "ZYX" if model.spec.spatial_ndim == 3 else "YX"
     block = central_region(image.shape, axes.upper(), side=128, spatial=spatial, keep_dims=True)
     with torch_threads(worker_threads()):
-        return model.predict(image[block], axes, return_uncertainty=model.method == "hqssl")
+        return model.predict(image[block], axes, return_uncertainty=model.algorithm.has_uncertainty)
 
 
 def train_job(image, config: TrainConfig, model, region: tuple | None, status: JobStatus,

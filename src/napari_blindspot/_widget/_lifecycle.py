@@ -71,7 +71,7 @@ class Job:
     phase: str = "train"  # "train" | "predict" | "done" (result shown: the timer leaves the bar alone)
     stop_requested: bool = False
     finished_with_result: bool = False
-    gain_db: float | None = None  # the latest held-out estimate of the PSNR gain
+    gain_db: tuple | None = None  # the latest held-out estimate of the PSNR gain: (gain or None, interval or None)
     started_at: float = field(default_factory=time.monotonic)
 
     def stop(self, cancel: bool = False) -> None:

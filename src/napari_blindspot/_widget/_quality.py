@@ -9,8 +9,15 @@ from .. import metrics
 from ._layers import layer_data
 
 
-def estimate_text(gain_db: float | None) -> str:
-    return "" if gain_db is None else f"estimated PSNR gain over the input, {gain_db:+.1f} dB"
+def estimate_text(estimate: tuple | None) -> str:
+    """"+9.5 dB (8.7 to 10.3)" from (gain, interval); a gain of None cannot be told (core/heldout.py)."""
+    if estimate is None:
+        return ""
+    gain, interval = estimate
+    if gain is None:
+        return ("the PSNR gain over the input cannot be told yet" if interval is None else
+                f"the PSNR gain over the input cannot be told yet ({interval[0]:+.1f} to {interval[1]:+.1f} dB)")
+    return f"estimated PSNR gain over the input, {gain:+.1f} dB ({interval[0]:+.1f} to {interval[1]:+.1f})"
 
 
 def true_gain_db(viewer, source, denoised) -> tuple[float, str] | None:

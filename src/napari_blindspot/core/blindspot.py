@@ -5,7 +5,7 @@ spatial axis), run on every rotation of the input that brings another half-space
 After the UNet the output is shifted down one more row, so each view sees the half-space
 strictly above the pixel; rotated back and fused by 1x1 convolutions, the views cover
 everything but the pixel itself. Output channels are a Gaussian prior over the clean value
-(see `hqssl.prior`); the noise model (`noise.py`) turns it into a loss and a posterior.
+(see `methods.hqssl.prior`); the noise model (`noise.py`) turns it into a loss and a posterior.
 
 Works in 2D (4 rotations in YX) and 3D (6 rotations: +-z, +-y, +-x) on any spatial size:
 the input is zero-padded at the end of each axis to a multiple of ``2 ** depth`` (zeros
@@ -17,7 +17,7 @@ one batched UNet call (all of them for square/cubic input).
 "independent" channel models): every convolution, the fusion head included, is grouped and
 every concatenation keeps each group's channels together, so output group g sees only input
 group g. The output is then ordered per group (each group's means, then its variances), which
-`hqssl.prior` undoes.
+`methods.hqssl.prior` undoes.
 
 ``context_channels`` (neighbour planes, window.py): the input's channels after the target
 plane's go to a plain UNet whose features join the fusion head. It sees the neighbours' pixels
@@ -183,12 +183,20 @@ class BlindSpotNet(nn.Module):
         if x.dim() != self.ndim + 2 or x.shape[1] != channels:
             raise ValueError(f"expected a batch of shape (N, {channels}, "
                              f"{', '.join('ZYX'[3 - self.ndim:])}), got {tuple(x.shape)}")
+        return self._forward(x, self._run_views)
+
+    def forward_per_view(self, x: torch.Tensor) -> torch.Tensor:
+        """`forward` with one UNet call per rotated view, so a trace holds for any input shape
+        (batching equal-shaped views would trace a square-only graph): bioimage.io export."""
+        return self._forward(x, lambda views: [self.unet(v) for v in views])
+
+    def _forward(self, x: torch.Tensor, run_views) -> torch.Tensor:
         spatial = x.shape[2:]
         m = 2 ** self.depth
         pad = [p for s in reversed(spatial) for p in (0, -s % m)]
         x = F.pad(x, pad)  # zero padding: no copy of any pixel
         views = rotate_in(x[:, : self.in_channels], self.ndim)
-        views = rotate_back(self._run_views(views), self.ndim, self.groups)
+        views = rotate_back(run_views(views), self.ndim, self.groups)
         if self.context is not None:
             seen = self.context(x[:, self.in_channels :])
             views = cat_groups([views, seen], self.groups)

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from . import methods
 from .data import validate_scale
 
-METHODS = ("n2v", "n2v2", "hqssl", "n2n")
+METHODS = methods.names()  # the registry's (methods/__init__.py), in the order offered
 NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CHANNEL_MODES = ("independent", "joint")
@@ -127,7 +128,7 @@ class TrainConfig:
     def __post_init__(self):
         for name in _WHOLE + _REAL:  # numpy numbers are numbers; strings and bools are not
             object.__setattr__(self, name, _number(name, getattr(self, name), whole=name in _WHOLE))
-        _choice("method", self.method, METHODS)
+        _choice("method", self.method, methods.names())  # live: a registered method is accepted
         _choice("noise model", self.noise, NOISE_MODELS)
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)

@@ -9,7 +9,8 @@ Quality without clean data (Noise2Self; docs/methods.md, "Held-out pixels"): for
 that does not see the pixel y_p = x_p + n_p, E[(f_p - y_p)^2] = E[(f_p - x_p)^2] + E[var n_p].
 HQ-SSL's posterior mean x_hat = w y + (1 - w) mu with w = s_x^2 / (s_x^2 + s_n^2) uses y_p
 itself; with mu and w independent of n_p, E[(x_hat - x)^2] = w^2 s_n^2 + (1 - w)^2 (E[(mu - y)^2] - s_n^2).
-The PSNR gain over the input is 10 log10(E[var n] / MSE): the input's MSE is the noise variance.
+The PSNR gain over the input is 10 log10(E[var n] / MSE): the input's MSE is the noise variance,
+measured from the data (core/noise_level.py) for every method, with a 90 % interval.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import hqssl
+from . import methods
 from .data import Normalisation, StackView
 from .defaults import prediction_tiles
-from .masking import replace_pixels
+from .noise_level import estimate_noise_level
 
 HELDOUT_FRACTION = 0.015
 VALIDATION_PIXELS = 2**19  # at most this many pixels per validation tile, to bound its cost
@@ -50,44 +51,44 @@ def heldout_mask(sample: int, region: tuple[slice, ...], spatial_shape: tuple[in
     return keyed < np.uint64(int(HELDOUT_FRACTION * 2.0**64))
 
 
+WIDEST_DB = 3.0  # an interval wider than this cannot tell the gain
+Z = 1.645  # the interval: a 90 % one, 1.645 standard errors each side
+
+
 @dataclass
 class Quality:
     """What a validation measured, in normalised units (noise_var: the mean noise variance;
-    mse_stderr: the standard error of `mse` from the number of held-out pixels)."""
+    mse_stderr: the standard error of `mse` from the number of held-out pixels;
+    noise_var_rel_stderr: the noise level's relative standard error; mse_slope: d mse / d noise_var)."""
 
     loss: float
     mse: float
     noise_var: float
     mse_stderr: float = 0.0
+    noise_var_rel_stderr: float = 0.0
+    mse_slope: float = -1.0
 
     @property
-    def psnr_gain_db(self) -> float:
-        """Estimated PSNR of the output minus that of the input, against the clean image. An
-        MSE below its own standard error cannot be told from it: the gain is then a lower bound."""
-        return 10 * math.log10(self.noise_var / max(self.mse, self.mse_stderr, 1e-6 * self.noise_var))
+    def psnr_gain_db_interval(self) -> tuple[float, float] | None:
+        """(low, high) of the PSNR gain over the input, Z standard errors of the noise level
+        and of the MSE each side; None where the MSE could be 0 or less (no upper end)."""
+        ends = []
+        for dv in (-Z * self.noise_var_rel_stderr, Z * self.noise_var_rel_stderr):
+            var = self.noise_var * (1 + dv)
+            mse = self.mse + self.mse_slope * (var - self.noise_var)
+            if var <= 0 or mse - Z * self.mse_stderr <= 0:
+                return None
+            ends += [10 * math.log10(var / (mse + Z * self.mse_stderr)), 10 * math.log10(var / (mse - Z * self.mse_stderr))]
+        return min(ends), max(ends)
 
-
-def estimate_noise_variance(z: np.ndarray) -> np.ndarray:
-    """Mean noise variance per channel of noisy ``(N, C, *spatial)`` data.
-
-    The finest diagonal wavelet detail of 2x2(x2) blocks cancels smooth signal and keeps
-    the mean noise variance of the block; its robust variance ((1.4826 MAD)^2) per intensity bin,
-    averaged over equally full bins, is the mean over pixels (edges are outliers to the MAD).
-    """
-    ndim = z.ndim - 2
-    z = z[(...,) + tuple(slice(0, s // 2 * 2) for s in z.shape[2:])].astype(np.float64)
-    detail, mean = np.zeros_like(z[(...,) + (slice(None, None, 2),) * ndim]), 0.0
-    for corner in np.ndindex(*(2,) * ndim):
-        part = z[(...,) + tuple(slice(c, None, 2) for c in corner)]
-        detail = detail + (-1) ** sum(corner) * part
-        mean = mean + part
-    detail /= math.sqrt(2**ndim)
-    variances = []
-    for c in range(z.shape[1]):
-        d, m = detail[:, c].ravel(), mean[:, c].ravel()
-        bins = np.array_split(d[np.argsort(m, kind="stable")], 16)
-        variances.append(np.mean([(1.4826 * np.median(np.abs(b - np.median(b)))) ** 2 for b in bins]))
-    return np.asarray(variances)
+    @property
+    def psnr_gain_db(self) -> float | None:
+        """Estimated PSNR of the output minus that of the input, against the clean image; None
+        where it cannot be told (the interval is open or wider than WIDEST_DB)."""
+        interval = self.psnr_gain_db_interval
+        if interval is None or interval[1] - interval[0] > WIDEST_DB or self.mse <= 0:
+            return None
+        return 10 * math.log10(self.noise_var / self.mse)
 
 
 class ValidationSet:
@@ -123,42 +124,38 @@ class ValidationSet:
         if seconds:
             self.targets = torch.from_numpy(np.stack(seconds)[:, :channels]).to(device)
         self.held = torch.from_numpy(np.stack(held)).to(device)
-        self.method = method
-        if method in ("n2v", "n2v2"):  # N2V's output sees its pixel: hide the held-out ones, as in training
-            coords = torch.nonzero(self.held[:, 0])
-            generator = torch.Generator().manual_seed(seed)
-            hidden = replace_pixels(self.targets, coords, generator, median=method == "n2v2")
-            self.inputs = torch.cat([hidden, self.inputs[:, channels:]], dim=1)  # neighbours keep their pixels
+        self.method, self.algorithm = method, methods.get(method)
+        hidden = self.algorithm.validation_inputs(self.inputs[:, :channels], self.held, seed)  # N2V hides pixels
+        self.inputs = torch.cat([hidden, self.inputs[:, channels:]], dim=1)  # neighbours keep theirs
         self.pair_var = (self.inputs[:, :channels] - self.targets).double() ** 2 / 2 if seconds else None
+        targets = self.targets.cpu().numpy()
+        self.noise_var_rel_stderr = 0.0
         if sigma is not None:  # a known Gaussian sigma, in input units
             self.noise_var = torch.tensor([(sigma / s) ** 2 for s in norm.std], dtype=torch.float64)
-        else:
-            self.noise_var = torch.from_numpy(estimate_noise_variance(self.targets.cpu().numpy()))
+            self.noise_map = self.noise_var.reshape(1, -1, *([1] * (self.targets.dim() - 2))).expand(self.targets.shape)
+        else:  # var = a y + b per pixel: unbiased, as E[y] is the clean value
+            level = estimate_noise_level(targets, seed=seed)
+            self.noise_map = torch.from_numpy(level.variance(targets.astype(np.float64)))
+            self.noise_var = self.noise_map.mean(dim=[d for d in range(self.noise_map.dim()) if d != 1])
+            self.noise_var_rel_stderr = float(level.rel_stderr.max())
+        self.noise_map = self.noise_map.to(device)
 
     @torch.no_grad()
     def evaluate(self, model) -> Quality:
         """Held-out loss (the training loss on held-out pixels), estimated MSE and noise variance."""
         model.net.eval()
-        totals = torch.zeros(4, dtype=torch.float64)
+        totals = torch.zeros(5, dtype=torch.float64)
         count = 0
         for i in range(len(self.targets)):
             y = self.targets[i : i + 1].double()
             out = model.net(self.inputs[i : i + 1].contiguous(memory_format=model.memory_format)).double()
             held = self.held[i : i + 1].expand_as(y)
-            if self.method == "hqssl":
-                mu, prior_var = hqssl.prior(out, y.shape[1], model.net.groups)
-                noise_var = model.noise.variance(mu)
-                total = prior_var + noise_var
-                loss = (y - mu) ** 2 / total + torch.log(total)
-                w = prior_var / total
-                mse = w**2 * noise_var + (1 - w) ** 2 * ((mu - y) ** 2 - noise_var)
-            else:
-                noise_var = (self.pair_var[i : i + 1] if self.pair_var is not None else
-                             self.noise_var.to(y.device).reshape(1, -1, *([1] * (y.dim() - 2))).expand_as(y))
-                loss = (out - y) ** 2
-                mse = loss - noise_var
+            noise_var = self.pair_var[i : i + 1] if self.pair_var is not None else self.noise_map[i : i + 1].double()
+            loss, mse, noise_var, slope = self.algorithm.heldout_terms(model, out, y, noise_var)
             totals += torch.stack([loss[held].sum(), mse[held].sum(), noise_var[held].sum(),
-                                   (mse[held] ** 2).sum()]).cpu()
+                                   (mse[held] ** 2).sum(), (slope[held] * noise_var[held]).sum()]).cpu()
             count += int(held.sum())
-        loss, mse, noise_var, mse_squares = (totals / max(count, 1)).tolist()
-        return Quality(loss, mse, noise_var, math.sqrt(max(mse_squares - mse**2, 0.0) / max(count, 1)))
+        loss, mse, noise_var, mse_squares, sloped = (totals / max(count, 1)).tolist()
+        rel = 0.0 if self.pair_var is not None else self.noise_var_rel_stderr  # pairs: in mse_stderr already
+        return Quality(loss, mse, noise_var, math.sqrt(max(mse_squares - mse**2, 0.0) / max(count, 1)),
+                       rel, sloped / noise_var if noise_var > 0 else -1.0)

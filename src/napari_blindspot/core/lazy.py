@@ -38,7 +38,7 @@ def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size
     """
     import dask.array as da
 
-    if return_uncertainty and model.method != "hqssl":
+    if return_uncertainty and not model.algorithm.has_uncertainty:
         raise ValueError(f"uncertainty maps come from HQ-SSL's posterior; this model is {model.method}")
     view, _, _ = model.tiling(image, axes, tile)  # validates axes and channels up front
     axes, frozen = view.axes, copy.deepcopy(model)

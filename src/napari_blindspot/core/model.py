@@ -6,37 +6,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import hqssl
-from .blindspot import BlindSpotNet
-from .config import METHODS, validate_second
+from . import methods
+from .config import validate_second
 from .data import StackView, validate_axes
 from .defaults import prediction_tiles
 from .device import choose_device
 from .model_io import is_package, read_config, read_weights, unpacked_package, write_model_folder
-from .noise import make_noise_model
 from .predict import PairedView, predict_tiled
-from .tta import DEFAULT_VIEWS, averaged
+from .tta import averaged
 from .spec import ModelFileError, ModelSpec, spec_from_json, spec_to_json
-from .unet import UNet
 from .window import windowed
 
 
 def build_network(method: str, spatial_ndim: int, channels: int, network: dict, context_planes: int = 0) -> nn.Module:
     """The method's network for `channels` channels, seeing `context_planes` neighbour planes on
     each side (window.py) as more input channels."""
-    neighbours = 2 * context_planes * channels
-    if method in ("n2v", "n2v2", "n2n"):  # N2N: the plain UNet, trained on the other recording
-        return UNet(spatial_ndim, channels + neighbours, channels, n2v2=(method == "n2v2"), **network)
-    if method == "hqssl":
-        return BlindSpotNet(spatial_ndim, channels, 2 * channels, context_channels=neighbours, **network)
-    raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    return methods.get(method).build_network(spatial_ndim, channels, network, context_planes=context_planes)
 
 
 def build_noise_model(spec: ModelSpec) -> nn.Module | None:
-    if spec.method != "hqssl":
-        return None
-    zero = torch.tensor(spec.normalisation.zero_level, dtype=torch.float32)
-    return make_noise_model(channels=spec.channels, zero_level=zero, **spec.noise)
+    return methods.get(spec.method).build_noise(spec)
 
 
 def _state(net: nn.Module, noise: nn.Module | None) -> dict[str, torch.Tensor]:
@@ -57,6 +46,11 @@ class Model:
         return self.spec.method
 
     @property
+    def algorithm(self) -> methods.Method:
+        """The method object (`methods/`): what this model's method does, asked, not branched on."""
+        return methods.get(self.spec.method)
+
+    @property
     def memory_format(self) -> torch.memory_format:
         """Channels-last: faster convolutions on the CPU (docs/benchmarks.md, "Defaults")."""
         return torch.channels_last if self.spec.spatial_ndim == 2 else torch.channels_last_3d
@@ -74,16 +68,13 @@ class Model:
         variance), averaged over `views` dihedral views (`tta.py`)."""
         self.net.eval()
         mean, var = averaged(self._denoise_view, z, views)
-        if self.spec.method != "hqssl":
+        if not self.algorithm.has_uncertainty:
             var = None
         return (mean, var) if with_variance else mean
 
     def _denoise_view(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(denoised, HQ-SSL posterior variance) of one view; without a posterior the second is unused."""
-        out = self.net(z.contiguous(memory_format=self.memory_format))
-        if self.spec.method != "hqssl":
-            return out, out
-        return hqssl.posterior(self.noise, z[:, : self.spec.channels], out, self.net.groups)  # the target plane's y
+        return self.algorithm.predict_view(self, z)
 
     @property
     def window_channels(self) -> int:
@@ -91,7 +82,7 @@ class Model:
         return (2 * self.spec.context_planes + 1) * self.spec.channels
 
     def views(self, tta: bool) -> int:
-        return DEFAULT_VIEWS[self.spec.method] if tta else 1
+        return self.algorithm.default_views if tta else 1
 
     def _predict_batch(self, raw: np.ndarray, with_variance: bool, views: int = 1) -> list[np.ndarray]:
         norm = self.spec.normalisation
@@ -120,7 +111,7 @@ class Model:
         `planes` = (lo, hi), for a model with neighbour planes: predict only those planes along
         its plane axis (the result holds hi - lo of them), reading their neighbours from `image`.
         """
-        if return_uncertainty and self.spec.method != "hqssl":
+        if return_uncertainty and not self.algorithm.has_uncertainty:
             raise ValueError("uncertainty maps come from HQ-SSL's posterior; this model is "
                              f"{self.spec.method}")
         view, tile, margin = self.tiling(image, axes, tile, planes)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from .noise_level import estimate_noise_level
 
 KINDS = ("gaussian", "poisson", "poisson-gaussian", "auto")
 MIN_VAR = 1e-6  # noise variance floor, as the reference's noise std >= 1e-3
@@ -65,14 +66,19 @@ class NoiseModel(nn.Module):
         learned noise; with `weight` (broadcast to y), its weighted mean (0: not a target).
         Float64 inside and out: (y - mu)^2 / tiny variances overflows float32."""
         y, mu, prior_var = y.double(), mu.double(), prior_var.double()
-        total = prior_var + self.variance(mu)
-        nll = (y - mu) ** 2 / total + torch.log(total)
+        nll = self.nll(y, mu, prior_var)
         if self.learned:  # pushes the noise level up against s_x^2 absorbing the noise
             nll = nll - REGULARISER * self.variance(mu.detach()).sqrt()
         if weight is None:
             return nll.mean()
         weight = weight.to(nll.dtype).expand_as(nll)
         return (nll * weight).sum() / weight.sum().clamp_min(1)
+
+    def nll(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor) -> torch.Tensor:
+        """Per-pixel (y - mu)^2 / (s_x^2 + s_n^2) + log(s_x^2 + s_n^2) (up to constants), in float64."""
+        y, mu, prior_var = y.double(), mu.double(), prior_var.double()
+        total = prior_var + self.variance(mu)
+        return (y - mu) ** 2 / total + torch.log(total)
 
     def posterior(self, y: torch.Tensor, mu: torch.Tensor, prior_var: torch.Tensor):
         """(posterior mean, posterior variance) of the clean value, in y's dtype."""
@@ -243,32 +249,8 @@ def _as_channels(v, channels: int) -> torch.Tensor:
     return torch.as_tensor(v, dtype=torch.float64).reshape(-1).expand(channels)
 
 
-def _noise_variance_vs_mean(z: torch.Tensor, bins: int = 16):
-    """Quick (local mean, noise variance) pairs from noisy (N, C, *spatial) data: the residual
-    r = y - mean of the 2*ndim direct neighbours has variance s_n^2 (1 + 1/(2 ndim)) where the
-    signal is smooth; a robust variance (1.4826 MAD)^2 per intensity bin ignores edges.
-    Returns (bins, C) local means and noise variances."""
-    z = z.double()
-    ndim = z.dim() - 2
-    pad = F.pad(z, [1, 1] * ndim, mode="replicate")
-    inner = tuple(slice(1, -1) for _ in range(ndim))
-    neigh = torch.zeros_like(z)
-    for ax in range(ndim):
-        for d in (0, 2):
-            idx = list(inner)
-            idx[ax] = slice(d, d + z.shape[2 + ax])
-            neigh += pad[(..., *idx)]
-    neigh /= 2 * ndim
-    resid = (z - neigh) / math.sqrt(1 + 1 / (2 * ndim))
-    means, variances = [], []
-    for c in range(z.shape[1]):
-        m, r = neigh[:, c].reshape(-1), resid[:, c].reshape(-1)
-        order = torch.argsort(m)
-        mc, vc = [], []
-        for chunk in order.chunk(bins):
-            rc = r[chunk]
-            mc.append(m[chunk].median())
-            vc.append((1.4826 * (rc - rc.median()).abs().median()) ** 2)
-        means.append(torch.stack(mc))
-        variances.append(torch.stack(vc))
-    return torch.stack(means, 1).float(), torch.stack(variances, 1).float()
+def _noise_variance_vs_mean(z: torch.Tensor):
+    """Quick (intensity, noise variance) pairs from noisy (N, C, *spatial) data, measured by the
+    package's one noise-level estimator (core/noise_level.py). Returns (bins, C) tensors."""
+    level = estimate_noise_level(z.detach().double().cpu().numpy())
+    return torch.from_numpy(level.means).float(), torch.from_numpy(level.variances).float()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .config import MAX_CONTEXT_PLANES, METHODS, NOISE_MODELS
+from . import methods
+from .config import MAX_CONTEXT_PLANES, NOISE_MODELS
 from .data import Normalisation
 
 FORMAT = "napari-blindspot-model"
@@ -18,8 +19,6 @@ MAX_CHANNELS = 64
 MAX_FEATURES = 512  # wider than any preset by 5x
 MAX_DEPTH = 6
 MAX_ABS = 1e30  # normalisation values beyond this overflow float32 arithmetic
-_NETWORK_KEYS = {"n2v": {"depth", "features", "batch_norm", "groups"},
-                 "hqssl": {"depth", "features", "decoder_features", "groups"}}
 
 
 class ModelFileError(ValueError):
@@ -72,9 +71,8 @@ def _is_number(v) -> bool:
 
 
 def _check_network(method: str, channels: int, network) -> None:
-    family = "hqssl" if method == "hqssl" else "n2v"
-    _require(isinstance(network, dict) and set(network) <= _NETWORK_KEYS[family],
-             f"network settings must be a subset of {sorted(_NETWORK_KEYS[family])}")
+    keys = methods.get(method).network_keys
+    _require(isinstance(network, dict) and set(network) <= keys, f"network settings must be a subset of {sorted(keys)}")
     for key in ("features", "decoder_features"):
         if key in network:
             _require(_is_int(network[key]) and 1 <= network[key] <= MAX_FEATURES,
@@ -103,11 +101,11 @@ def _check_normalisation(norm, channels: int) -> Normalisation:
 
 
 def _check_noise(method: str, channels: int, noise) -> None:
-    if method != "hqssl":
+    if not methods.get(method).uses_noise_model:
         _require(noise is None, f"a {method} model has no noise model")
         return
     _require(isinstance(noise, dict) and set(noise) <= {"kind", "sigma"} and noise.get("kind") in NOISE_MODELS,
-             f"an hqssl model needs a noise config: kind one of {', '.join(NOISE_MODELS)}")
+             f"a {method} model needs a noise config: kind one of {', '.join(NOISE_MODELS)}")
     sigma = noise.get("sigma")
     values = sigma if isinstance(sigma, list) else [sigma]
     _require(sigma is None or (len(values) in (1, channels) and all(_is_number(v) and v > 0 for v in values)),
@@ -122,7 +120,7 @@ def spec_from_json(cfg) -> ModelSpec:
              f"format_version {cfg.get('format_version')!r} is not {FORMAT_VERSION}: "
              "update napari-blindspot to load it")
     method = cfg.get("method")
-    _require(method in METHODS, f"method must be one of {METHODS}")
+    _require(isinstance(method, str) and method in methods.names(), f"method must be one of {methods.names()}")
     _require(cfg.get("spatial_ndim") in (2, 3) and _is_int(cfg["spatial_ndim"]), "spatial_ndim must be 2 or 3")
     axes = cfg.get("axes")
     _require(isinstance(axes, str) and 2 <= len(axes) <= 6 and set(axes) <= set("STCZYX")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from . import methods
 from .config import MIN_SIDE, TrainConfig, validate_image, validate_second
 from .data import StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
 from .defaults import Settings, settings
@@ -55,6 +56,14 @@ class Progress:
     done: bool = False
     best_step: int | None = None  # the step of the best held-out loss so far (the final weights')
     estimated_psnr_gain_db: float | None = None  # output PSNR minus input PSNR, estimated (heldout.py)
+    estimated_psnr_gain_db_interval: tuple[float, float] | None = None  # its 90 % interval; None: open
+
+
+def _rounded(gain):
+    """A gain or (low, high) interval to 0.01 dB for the history; None stays None."""
+    if gain is None:
+        return None
+    return round(gain, 2) if isinstance(gain, float) else [round(g, 2) for g in gain]
 
 
 # -- a run ----------------------------------------------------------------------------------
@@ -63,10 +72,7 @@ class Progress:
 def _new_model(config: TrainConfig, view: StackView, run_settings: Settings, image_dtype, device,
                context: Context) -> Model:
     norm = measure_normalisation(view, seed=config.seed)
-    noise_cfg = None
-    if config.method == "hqssl":  # a known sigma, in each channel's normalised units
-        sigma = None if config.sigma is None else [config.sigma / s for s in norm.std]
-        noise_cfg = {"kind": "gaussian" if config.sigma is not None else config.noise, "sigma": sigma}
+    noise_cfg = methods.get(config.method).noise_config(config, norm)
     spec = ModelSpec(config.method, config.axes, view.spatial_ndim, view.channels, run_settings.network, norm,
                      noise=noise_cfg, input_dtype=str(np.dtype(image_dtype)), context_planes=context.k,
                      context_axis=context.axis)
@@ -191,6 +197,7 @@ class TrainingRun:
         best.offer(self.model, quality, count, event.elapsed_s)
         event.val_loss, event.estimated_psnr_gain_db, event.best_step = (
             quality.loss, quality.psnr_gain_db, best.step)
+        event.estimated_psnr_gain_db_interval = quality.psnr_gain_db_interval
 
     def _optimiser(self) -> torch.optim.Optimizer:
         lr = self.settings.lr
@@ -208,13 +215,15 @@ class TrainingRun:
         history.update(steps=earlier + count, seconds=round(history.get("seconds", 0) + elapsed, 2),
                        loss=loss_value, val_loss=None if quality is None else quality.loss,
                        best_step=earlier + best.step if quality else history.get("best_step"),
-                       estimated_psnr_gain_db=None if quality is None else round(quality.psnr_gain_db, 2))
+                       estimated_psnr_gain_db=_rounded(quality and quality.psnr_gain_db),
+                       estimated_psnr_gain_db_interval=_rounded(quality and quality.psnr_gain_db_interval))
         if model.noise is not None:
             model.spec = replace(model.spec, noise_params=self._noise_params())
         final = self._event(count, elapsed, loss_value)
         final.total, final.eta_s, final.done = count, 0.0, True
         if quality is not None:
             final.val_loss, final.best_step, final.estimated_psnr_gain_db = quality.loss, best.step, quality.psnr_gain_db
+            final.estimated_psnr_gain_db_interval = quality.psnr_gain_db_interval
         return final
 
     def _event(self, count: int, elapsed: float, loss_value: float) -> Progress:
@@ -255,9 +264,11 @@ def _with_context(batch: tuple[np.ndarray, np.ndarray], context: int) -> tuple[n
 
 def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
     """N2N's second recordings: `target`, or the neighbouring frames of a stack of repeats."""
-    if config.method != "n2n":
+    if not methods.get(config.method).needs_pairs:
         if target is not None:
-            raise ValueError(f"a second recording is for method 'n2n' (Noise2Noise), not {config.method!r}")
+            paired = [m for m in methods.names() if methods.get(m).needs_pairs]
+            raise ValueError(f"a second recording is for method {' or '.join(map(repr, paired))} (Noise2Noise), "
+                             f"not {config.method!r}")
         return None
     if target is None:
         if not config.frames_are_repeats:
@@ -278,7 +289,7 @@ def _choose_context(config: TrainConfig, model: Model | None, view: StackView, t
                              f"context_planes={k} (or leave it unset)")
         return Context(k, along, f"{along}: {k} planes on each side, as the model was trained" if k else
                        "no neighbour planes, as the model was trained")
-    repeats = config.method == "n2n" and config.frames_are_repeats
+    repeats = methods.get(config.method).needs_pairs and config.frames_are_repeats
     return choose_context(view, config.context_planes, three_d, frames_are_repeats=repeats)
 
 

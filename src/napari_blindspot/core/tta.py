@@ -13,9 +13,7 @@ import torch
 
 # (quarter turns in YX, mirror X); the first two are the identity and a mirror, then turns.
 VIEWS = tuple((turns, mirror) for turns in range(4) for mirror in (False, True))
-# Views per method: HQ-SSL's network already looks in four directions, so two views get most
-# of its gain at a quarter of the cost of eight.
-DEFAULT_VIEWS = {"n2v": 8, "n2v2": 8, "n2n": 8, "hqssl": 2}
+# Views per method: each method's `default_views` (methods/).
 
 
 def to_view(x: torch.Tensor, turns: int, mirror: bool) -> torch.Tensor:
