@@ -9,7 +9,7 @@ from napari_blindspot.core.heldout import ValidationSet
 from napari_blindspot.core.neighbours import choose_context, shared_noise
 from napari_blindspot.core.patches import PatchSampler
 from napari_blindspot.core.predict import predict_tiled
-from napari_blindspot.core.window import PlaneWindow, window_planes
+from napari_blindspot.core.window import PlaneWindow, border_code, window_planes
 
 IDENTITY = Normalisation((0.0,), (1.0,))
 
@@ -32,17 +32,24 @@ def test_window_mirrors_about_the_target_and_never_reads_the_target_as_its_neigh
 
 def test_window_read_puts_the_target_plane_first_then_its_neighbours():
     stack = _planes_stack()
-    window = PlaneWindow(StackView.of(stack, "TYX"), "T", 2)
+    window = PlaneWindow(StackView.of(stack, "TYX"), "T", 2, IDENTITY)
     block = window.read(1, (slice(5, 9), slice(0, 4)))
-    assert block.shape == (5, 4, 4) and window.channels == 1 and window.window_channels == 5
-    assert [int(b[0, 0] // 1000) for b in block] == [1, 3, 0, 2, 3]  # plane -1 of plane 1 is plane 3
+    assert block.shape == (6, 4, 4) and window.channels == 1 and window.window_channels == 6
+    assert [int(b[0, 0] // 1000) for b in block[:5]] == [1, 3, 0, 2, 3]  # plane -1 of plane 1 is plane 3
     np.testing.assert_array_equal(block[0], stack[1, 5:9, 0:4])
+    assert np.all(block[5] == 0.5)  # one of two neighbours on the start's side mirrored
+
+
+def test_the_border_code_says_how_far_and_on_which_side_the_window_is_mirrored():
+    codes = [border_code(window_planes(t, 9, 2), 2) for t in range(9)]
+    assert codes == [1.0, 0.5, 0, 0, 0, 0, 0, -0.5, -1.0]
+    assert border_code(window_planes(4, 9, 2, border=(-1, 0)), 2) == 1.0  # read as if it were plane 0
 
 
 def test_a_narrowed_window_predicts_its_planes_with_the_whole_stacks_neighbours():
     stack = _planes_stack()
-    whole = PlaneWindow(StackView.of(stack, "TYX"), "T", 2)
-    narrowed = PlaneWindow(StackView.of(stack, "TYX"), "T", 2, planes=(5, 7))
+    whole = PlaneWindow(StackView.of(stack, "TYX"), "T", 2, IDENTITY)
+    narrowed = PlaneWindow(StackView.of(stack, "TYX"), "T", 2, IDENTITY, planes=(5, 7))
     assert narrowed.sample_shape == (2,)
     region = (slice(0, 8), slice(0, 8))
     np.testing.assert_array_equal(narrowed.read(1, region), whole.read(6, region))
@@ -50,11 +57,11 @@ def test_a_narrowed_window_predicts_its_planes_with_the_whole_stacks_neighbours(
 
 def test_patches_carry_their_neighbour_planes_transformed_alike_and_held_out_pixels_of_the_target():
     stack = _planes_stack(planes=9)
-    sampler = PatchSampler(PlaneWindow(StackView.of(stack, "TYX"), "T", 2), IDENTITY, (16, 16), seed=3)
+    sampler = PatchSampler(PlaneWindow(StackView.of(stack, "TYX"), "T", 2, IDENTITY), IDENTITY, (16, 16), seed=3)
     patches, held = sampler.batch_and_heldout(8)
-    assert patches.shape == (8, 5, 16, 16) and held.shape == (8, 1, 16, 16)
+    assert patches.shape == (8, 6, 16, 16) and held.shape == (8, 1, 16, 16)
     # every plane of a patch is the target's crop, flipped and turned alike: only the plane offset differs
-    offsets = patches[:, 1:] - patches[:, :1]
+    offsets = patches[:, 1:5] - patches[:, :1]
     assert np.all(offsets == offsets[:, :, :1, :1]) and np.all(offsets % 1000 == 0) and np.any(offsets != 0)
 
 
@@ -63,18 +70,18 @@ def test_lazy_stacks_give_the_same_windows_through_the_block_cache():
 
     stack = _planes_stack(planes=9)
     lazy = da.from_array(stack, chunks=(1, 20, 20))
-    sampler = PatchSampler(PlaneWindow(StackView.of(lazy, "TYX"), "T", 1), IDENTITY, (16, 16), seed=0, cache_blocks=2)
+    sampler = PatchSampler(PlaneWindow(StackView.of(lazy, "TYX"), "T", 1, IDENTITY), IDENTITY, (16, 16), seed=0, cache_blocks=2)
     patches = sampler.batch(4)
-    offsets = patches[:, 1:] - patches[:, :1]
-    assert patches.shape == (4, 3, 16, 16) and np.all(offsets == offsets[:, :, :1, :1])
+    offsets = patches[:, 1:3] - patches[:, :1]
+    assert patches.shape == (4, 4, 16, 16) and np.all(offsets == offsets[:, :, :1, :1])
 
 
 def test_validation_tiles_hold_the_window_and_n2v_hides_only_the_target_planes_pixels():
     stack = np.random.default_rng(0).normal(100, 10, (6, 64, 64)).astype(np.float32)
     norm = Normalisation((100.0,), (10.0,))
-    validation = ValidationSet(PlaneWindow(StackView.of(stack, "TYX"), "T", 1), norm, "n2v")
-    unmasked = ValidationSet(PlaneWindow(StackView.of(stack, "TYX"), "T", 1), norm, "hqssl")
-    assert validation.inputs.shape[1] == 3 and validation.targets.shape[1] == 1
+    validation = ValidationSet(PlaneWindow(StackView.of(stack, "TYX"), "T", 1, norm), norm, "n2v")
+    unmasked = ValidationSet(PlaneWindow(StackView.of(stack, "TYX"), "T", 1, norm), norm, "hqssl")
+    assert validation.inputs.shape[1] == 4 and validation.targets.shape[1] == 1
     torch.testing.assert_close(validation.targets, ValidationSet(StackView.of(stack, "TYX"), norm, "n2v").targets)
     held = validation.held[:, 0]
     assert not torch.equal(validation.inputs[:, 0][held], validation.targets[:, 0][held])  # hidden
@@ -84,10 +91,10 @@ def test_validation_tiles_hold_the_window_and_n2v_hides_only_the_target_planes_p
 
 def test_tiled_prediction_of_a_window_sees_each_tiles_neighbour_planes():
     stack = _planes_stack(planes=6, side=50)
-    window = PlaneWindow(StackView.of(stack, "TYX"), "T", 2)
+    window = PlaneWindow(StackView.of(stack, "TYX"), "T", 2, IDENTITY)
     out = np.zeros((6, 1, 50, 50), np.float32)
     # a stand-in network: the mean of the neighbour planes (the target's channel left out)
-    predict_tiled(window, lambda raw: [raw[:, 1:].mean(axis=1, keepdims=True)], [out], (24, 24), (4, 4))
+    predict_tiled(window, lambda raw: [raw[:, 1:5].mean(axis=1, keepdims=True)], [out], (24, 24), (4, 4))
     expected = np.stack([stack[list(window_planes(t, 6, 2)[1:])].mean(0) for t in range(6)])
     np.testing.assert_allclose(out[:, 0], expected, rtol=1e-6)
 

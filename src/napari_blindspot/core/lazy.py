@@ -19,7 +19,6 @@ import uuid
 
 import numpy as np
 
-from .window import neighbour
 
 
 def unit_chunks(shape: tuple[int, ...], axes: str, spatial_ndim: int) -> tuple[int, ...]:
@@ -52,11 +51,14 @@ def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size
     sources, predict = _with_neighbours(frozen, source, axes, chunks)
 
     if not return_uncertainty:
-        return da.map_blocks(lambda *blocks: predict(blocks, tile=tile, batch_size=batch_size), *sources,
-                             dtype=np.float32, meta=meta, name=name)
+        def one(*blocks, block_info=None):
+            return predict(blocks, block_info=block_info, tile=tile, batch_size=batch_size)
 
-    def both(*blocks):
-        return np.stack(predict(blocks, tile=tile, batch_size=batch_size, return_uncertainty=True))
+        return da.map_blocks(one, *sources, dtype=np.float32, meta=meta, name=name)
+
+    def both(*blocks, block_info=None):
+        return np.stack(predict(blocks, block_info=block_info, tile=tile, batch_size=batch_size,
+                                return_uncertainty=True))
 
     stacked = da.map_blocks(both, *sources, dtype=np.float32, new_axis=0, chunks=((2,),) + source.chunks,
                             meta=np.empty((0,) * (image.ndim + 1), np.float32), name=name)
@@ -67,19 +69,22 @@ def _with_neighbours(model, source, axes: str, chunks):
     """The arrays each chunk's task reads, and how it predicts from their blocks.
 
     Without neighbour planes, the chunk itself. With k of them, 2k + 1 arrays: the stack shifted
-    by -k..k planes along the model's plane axis (mirrored at its ends as window.py does), so a task
-    gets its plane's window as 2k + 1 one-plane blocks, stacks them, and predicts the middle
-    plane: what predicting the whole stack gives that plane, reading 2k + 1 planes.
+    by -k..k planes along the model's plane axis (clamped at its ends), so the task of plane i
+    gets planes i-k..i+k as one-plane blocks, keeps those inside the stack and predicts plane i
+    of them. Cut at the stack's own ends only, that piece mirrors its windows as the whole does.
     """
     k, axis = model.spec.context_planes, model.spec.context_axis
     if not k:
-        return [source], lambda blocks, **kw: model.predict(blocks[0], axes, **kw)
+        return [source], lambda blocks, block_info=None, **kw: model.predict(blocks[0], axes, **kw)
     at, planes = axes.index(axis), source.shape[axes.index(axis)]
     shifted = [source if d == 0 else
-               source[(slice(None),) * at + ([neighbour(i, d, planes) for i in range(planes)],)].rechunk(chunks)
+               source[(slice(None),) * at + ([min(max(i + d, 0), planes - 1) for i in range(planes)],)].rechunk(chunks)
                for d in range(-k, k + 1)]
 
-    def predict(blocks, **kw):
-        return model.predict(np.concatenate(blocks, axis=at), axes, planes=(k, k + 1), **kw)
+    def predict(blocks, block_info=None, **kw):
+        plane = block_info[0]["chunk-location"][at]  # one plane per chunk along the axis
+        inside = [b for d, b in zip(range(-k, k + 1), blocks) if 0 <= plane + d < planes]
+        first = max(0, plane - k)
+        return model.predict(np.concatenate(inside, axis=at), axes, planes=(plane - first, plane - first + 1), **kw)
 
     return shifted, predict

@@ -15,7 +15,7 @@ from .model_io import is_package, read_config, read_weights, unpacked_package, w
 from .predict import PairedView, predict_tiled
 from .tta import averaged
 from .spec import ModelFileError, ModelSpec, spec_from_json, spec_to_json
-from .window import windowed
+from .window import window_channels, windowed
 
 
 def build_network(method: str, spatial_ndim: int, channels: int, network: dict, context_planes: int = 0) -> nn.Module:
@@ -78,8 +78,8 @@ class Model:
 
     @property
     def window_channels(self) -> int:
-        """Input channels of one recording: the target plane's and its neighbour planes'."""
-        return (2 * self.spec.context_planes + 1) * self.spec.channels
+        """Input channels of one recording: the target plane's, its neighbour planes', the border code's."""
+        return window_channels(self.spec.context_planes, self.spec.channels)
 
     def views(self, tta: bool) -> int:
         return self.algorithm.default_views if tta else 1
@@ -145,7 +145,7 @@ class Model:
         if k and along not in axes:
             raise ValueError(f"the model sees {k} neighbour planes along {along}, the image has no {along} axis "
                              f"(axes '{axes}'): give a stack with {along}, or a model trained without neighbour planes")
-        view = windowed(view, along, k, planes)
+        view = windowed(view, along, k, self.spec.normalisation, planes)
         size, margin = prediction_tiles(self.spec.spatial_ndim)
         if tile is not None:
             size = (tile,) * self.spec.spatial_ndim if isinstance(tile, int) else tuple(tile)

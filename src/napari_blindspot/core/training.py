@@ -100,9 +100,6 @@ class TrainingRun:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
         self.context = _choose_context(config, model, self.view, self.three_d)
-        self.window = windowed(self.view, self.context.axis, self.context.k)  # what patches and tiles read
-        self.pairs = _pairs(config, image, target, self.window)
-        self.second = target  # N2N's second recording: the result denoises both (Model.predict)
         self.settings = settings(config, self.view.spatial_shape, self.device, self.view.channels)
         if model is None:
             self.model = _new_model(config, self.view, self.settings, image.dtype, self.device, self.context)
@@ -110,6 +107,10 @@ class TrainingRun:
             self._check_compatible(model)
             self.model = model.to(self.device)
             self.settings = replace(self.settings, network=model.spec.network)
+        norm = self.model.spec.normalisation
+        self.window = windowed(self.view, self.context.axis, self.context.k, norm)  # what patches and tiles read
+        self.pairs = _pairs(config, image, target, self.window)
+        self.second = target  # N2N's second recording: the result denoises both (Model.predict)
         self._fresh_noise_model = model is None and self.model.noise is not None
         self._stop = threading.Event()
         self._preview_region: tuple | None = None
@@ -277,7 +278,7 @@ def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
         return Pairs.of_frames(view)
     validate_second(target, image)
     second = StackView.of(target, config.axes, three_d=view.spatial_ndim == 3)
-    return Pairs(windowed(second, view.axis, view.k) if isinstance(view, PlaneWindow) else second)
+    return Pairs(windowed(second, view.axis, view.k, view.norm) if isinstance(view, PlaneWindow) else second)
 
 
 def _choose_context(config: TrainConfig, model: Model | None, view: StackView, three_d: bool) -> Context:

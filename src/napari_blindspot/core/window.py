@@ -5,7 +5,10 @@ stacked on the channel axis, the target plane's channels first, then the planes 
 -k..-1, 1..k: ``x[:, :C]`` is always the target, so whatever reads only the target still works.
 Beyond the first and last plane the window is mirrored about its target (plane -1 of plane 0
 reads plane 1), so a target plane is never its own neighbour and a border plane sees real
-planes, not padding.
+planes, not padding. Last come C channels that say how the window is mirrored (`border_code`):
+without them a network applies what it learnt in the middle of a drifting stack to the mirrored
+windows of its first and last planes, one plane off, and does worse there than with no
+neighbours at all (docs/benchmarks.md, "Stacks").
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 
 import numpy as np
 
-from .data import StackView
+from .data import Normalisation, StackView
 
 
 def offsets(k: int) -> tuple[int, ...]:
@@ -48,6 +51,18 @@ def window_planes(plane: int, planes: int, k: int, border: tuple[int, int] | Non
     return tuple(window)
 
 
+def border_code(window: tuple[int, ...], k: int) -> float:
+    """How the window is mirrored: the share of its neighbours read from the other side of the
+    target, + when the stack's start is near (its earlier planes are missing), - for its end."""
+    target, planes = window[0], window[1:]
+    return sum(np.sign(d) * (np.sign(p - target) != np.sign(d)) for d, p in zip(offsets(k), planes)) * -1.0 / k
+
+
+def window_channels(k: int, channels: int) -> int:
+    """A network's input channels for `channels` channels with `k` neighbour planes on each side."""
+    return (2 * k + 2) * channels if k else channels
+
+
 def max_planes(planes: int) -> int:
     """The most neighbour planes on each side a stack of `planes` planes can give every plane."""
     return max(0, (planes - 1) // 2)
@@ -61,11 +76,11 @@ class PlaneWindow:
     chunk gets exactly what predicting the whole stack would give it.
     """
 
-    def __init__(self, view: StackView, axis: str, k: int, planes: tuple[int, int] | None = None):
+    def __init__(self, view: StackView, axis: str, k: int, norm: Normalisation, planes: tuple[int, int] | None = None):
         samples = [a for a in "STZ" if a in view.axes and a not in ("ZYX" if view.spatial_ndim == 3 else "YX")]
         if axis not in samples:
             raise ValueError(f"neighbour planes need a sample axis T or Z (sliced in 2D); axes are '{view.axes}'")
-        self.base, self.axis, self.k = view, axis, k
+        self.base, self.axis, self.k, self.norm = view, axis, k, norm
         self.at = samples.index(axis)
         self.size = view.sample_shape[self.at]  # planes along the axis in the whole stack
         self.lo, self.hi = planes if planes is not None else (0, self.size)
@@ -87,8 +102,8 @@ class PlaneWindow:
 
     @property
     def window_channels(self) -> int:
-        """Channels of a read: the target's and each neighbour's."""
-        return (2 * self.k + 1) * self.base.channels
+        """Channels of a read: the target's, each neighbour's and the border code's."""
+        return window_channels(self.k, self.base.channels)
 
     def sample_index(self, flat: int) -> tuple[int, ...]:
         """Where sample `flat` of the (narrowed) samples is written."""
@@ -101,18 +116,22 @@ class PlaneWindow:
         return int(np.ravel_multi_index(index, self.base.sample_shape))
 
     def read(self, flat_sample: int, region: tuple[slice, ...], border: tuple[int, int] | None = None) -> np.ndarray:
-        """``((2k+1) C, *region)`` float32: the target plane's block, then its neighbours'
-        (`border`: as if near an end, `window_planes`)."""
+        """``((2k+2) C, *region)`` float32: the target plane's block, then its neighbours', then
+        the border code in the units `norm` makes it out of (`border`: as if near an end,
+        `window_planes`)."""
         index = list(np.unravel_index(self.base_sample(flat_sample), self.base.sample_shape))
+        window = window_planes(int(index[self.at]), self.size, self.k, border)
         blocks = []
-        for plane in window_planes(int(index[self.at]), self.size, self.k, border):
+        for plane in window:
             index[self.at] = plane
             blocks.append(self.base.read(int(np.ravel_multi_index(index, self.base.sample_shape)), region))
+        code = np.asarray(self.norm.mean) + np.asarray(self.norm.std) * border_code(window, self.k)
+        blocks.append(np.broadcast_to(code.reshape(-1, *[1] * len(region)).astype(np.float32), blocks[0].shape))
         return np.concatenate(blocks)
 
 
-def windowed(view: StackView, axis: str | None, k: int, planes: tuple[int, int] | None = None):
+def windowed(view: StackView, axis: str | None, k: int, norm: Normalisation, planes: tuple[int, int] | None = None):
     """`view` with its neighbour planes (a `PlaneWindow`), or `view` itself when k is 0."""
     if not k or axis is None:
         return view
-    return PlaneWindow(view, axis, k, planes)
+    return PlaneWindow(view, axis, k, norm, planes)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..unet import BORDER_CONTEXT, UNet
+from ..window import window_channels
 
 
 def squared_error(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -47,7 +48,7 @@ class Method:
     def build_network(self, spatial_ndim: int, channels: int, network: dict, context_planes: int = 0) -> nn.Module:
         """The network for `channels` channels; with `context_planes` neighbour planes on each
         side (window.py) a plain UNet takes them as more input channels."""
-        return UNet(spatial_ndim, (2 * context_planes + 1) * channels, channels, **network)
+        return UNet(spatial_ndim, window_channels(context_planes, channels), channels, **network)
 
     def default_network(self, network_preset: str | None, gpu: bool) -> dict:
         return {"depth": 2, "features": 32 if gpu else 16, "batch_norm": False}

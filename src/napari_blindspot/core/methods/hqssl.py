@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..blindspot import PRESETS, BlindSpotNet, rotations
 from ..noise import make_noise_model
+from ..window import window_channels
 from .base import Method
 
 PRIOR_VAR_FLOOR = 1e-6  # keeps s_x^2 > 0 even where softplus underflows
@@ -66,8 +67,8 @@ class HQSSL(Method):
 
     def build_network(self, spatial_ndim, channels, network, context_planes=0):
         """Neighbour planes go to the network's plain branch (blindspot.py), never the blind one."""
-        return BlindSpotNet(spatial_ndim, channels, 2 * channels, context_channels=2 * context_planes * channels,
-                            **network)
+        seen = window_channels(context_planes, channels) - channels  # neighbours and border code
+        return BlindSpotNet(spatial_ndim, channels, 2 * channels, context_channels=seen, **network)
 
     def default_network(self, network_preset, gpu):
         return dict(PRESETS[network_preset or ("gpu" if gpu else "cpu")])

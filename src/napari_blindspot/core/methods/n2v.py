@@ -13,6 +13,7 @@ import torch
 
 from ..masking import mask_batch, masked_mse, replace_pixels
 from ..unet import UNet
+from ..window import window_channels
 from .base import Method
 
 
@@ -23,7 +24,7 @@ class N2V(Method):
     median = False  # how a masked pixel is replaced: a random neighbour (N2V) or the window median (N2V2)
 
     def build_network(self, spatial_ndim, channels, network, context_planes=0):
-        return UNet(spatial_ndim, (2 * context_planes + 1) * channels, channels, n2v2=self.median, **network)
+        return UNet(spatial_ndim, window_channels(context_planes, channels), channels, n2v2=self.median, **network)
 
     def blind_spot_input(self, x, generator, mask_percent, held=None, channels=None):
         """Pixels of the target plane are hidden; neighbour planes keep theirs (their noise is their own)."""
