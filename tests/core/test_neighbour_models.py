@@ -150,3 +150,19 @@ def test_n2n_pairs_read_both_recordings_windows(t_stack, tiny):
 def test_n2n_on_frames_that_are_repeats_never_sees_the_frame_it_learns(t_stack, tiny):
     run = nb.train(t_stack, nb.TrainConfig(method="n2n", axes="TYX", frames_are_repeats=True, **tiny))
     assert run.context.k == 0
+
+
+def test_the_first_and_last_planes_gain_from_their_mirrored_neighbours_too(tiny):
+    """They have half as many distinct neighbours as the middle (plane -1 of plane 0 is plane 1),
+    so they gain less, but a leak or a misread end would make them worse than planes alone."""
+    y, x = np.mgrid[0:64, 0:64]
+    clean = np.stack([100 + 40 * np.sin(x / 6.0 + 0.1 * t) * np.cos(y / 8.0) for t in range(9)]).astype(np.float32)
+    noisy = clean + np.random.default_rng(0).normal(0, 20, clean.shape).astype(np.float32)
+    errors = {}
+    for k in (0, 2):
+        run = nb.train(noisy, nb.TrainConfig(method="n2v", axes="TYX", context_planes=k,
+                                             **{**tiny, "steps": 150, "batch_size": 4, "patch_size": 32}))
+        list(run)
+        errors[k] = ((run.model.predict(noisy, tta=False) - clean) ** 2).mean(axis=(1, 2))
+    assert np.median(errors[2][2:-2]) < 0.7 * np.median(errors[0][2:-2])  # the neighbours help
+    assert errors[2][0] < errors[0][0] and errors[2][-1] < errors[0][-1], errors
