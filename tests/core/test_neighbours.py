@@ -143,7 +143,7 @@ def test_noise_shared_between_planes_turns_the_neighbours_off_and_says_why(patte
     clean = _cells(16, side=128)
     rng = np.random.default_rng(5)
     noisy = _poisson(clean)
-    if pattern == "fixed pattern":  # a camera's per-pixel offsets, a third of the shot noise's variance
+    if pattern == "fixed pattern":  # a camera's per-pixel offsets, about half the shot noise's variance
         noisy = noisy + rng.normal(0, 3, clean.shape[1:])
     elif pattern == "row offsets":
         noisy = noisy + rng.normal(0, 3, (clean.shape[1], 1))
