@@ -1,12 +1,13 @@
 # `make demo`: set everything up and open napari with the sample image and our widget.
 # `make test`: set everything up and run the whole suite headless (Xvfb).
+# `make check-base`: a fresh venv in /tmp with only `pip install .` imports the package and its samples.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch is pinned so pip takes the CPU wheel that lies on this machine's disk instead of a
 # multi-GB CUDA build; the package itself accepts any torch >= 2.2.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test docs install clean xvfb
+.PHONY: demo test docs install clean xvfb check-base
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +27,9 @@ xvfb:
 
 test: $(VENV)/.installed xvfb
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest -q
+
+check-base:
+	TORCH="$(TORCH)" bash scripts/check_base_install.sh /tmp/napari-blindspot-base
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m napari_blindspot.demo

@@ -24,7 +24,7 @@ from napari_blindspot.core.data import Normalisation
 from napari_blindspot.core.defaults import settings
 from napari_blindspot.core.model import Model, build_network, build_noise_model
 from napari_blindspot.core.spec import ModelSpec
-from napari_blindspot.core.step import Amp, blind_spot_input, step
+from napari_blindspot.core.step import blind_spot_input, step
 from napari_blindspot.core.window import window_channels
 
 
@@ -44,13 +44,14 @@ def _timer(method: str, k: int):
     pairs = 2 if method == "n2n" else 1
     x = torch.randn(run.batch, pairs * window_channels(k, 1), *run.patch).contiguous(memory_format=model.memory_format)
     optimiser = torch.optim.Adam(list(model.net.parameters()) + (list(model.noise.parameters()) if model.noise else []))
-    generator, amp = torch.Generator().manual_seed(0), Amp(False)
+    model.set_precision("float32")  # the same arithmetic for both
+    generator, precision = torch.Generator().manual_seed(0), model.precision
 
     def steps(n: int) -> float:
         start = time.perf_counter()
         for _ in range(n):
             inputs, target, coords = blind_spot_input(model, x, generator, 1.5)
-            step(model, optimiser, amp, target, inputs, coords, None)
+            step(model, optimiser, precision, target, inputs, coords, None)
         return (time.perf_counter() - start) / n
 
     return steps

@@ -238,6 +238,7 @@ def cli_cases(timeout) -> list[dict]:
                             ["denoise", "in.npy", "no/such/out.tif", "--steps", "2", "--quiet"], "does not exist",
                             timeout))
         out += safety_cases(tmp, model, timeout) + wrong_result_cases(tmp, timeout) + fault_cases(tmp, model, timeout)
+        out += path_cases(tmp, model, timeout)
     return out
 
 
@@ -319,6 +320,116 @@ def safety_cases(tmp: Path, model: Path, timeout) -> list[dict]:
          ["denoise", "in.npy", "out.tif", *FAST, "--overwrite"], "not ours to replace")
     case("output is a FIFO", lambda f: os.mkfifo(f / "out.npy"),
          ["denoise", "in.npy", "out.npy", *FAST, "--overwrite"], "not a file")
+    return cases
+
+
+def path_cases(tmp: Path, model: Path, timeout) -> list[dict]:
+    """Issue 24: every path option against every other, FIFOs where a file is expected, files
+    whose JSON or numbers are not ours. Each refused before any work, nothing changed, no hang."""
+    import zarr
+
+    cases = []
+
+    def case(name, setup, argv, fragment):
+        folder = _fresh(tmp, "paths " + name)
+        _with_npy(folder, GOOD)
+        setup(folder)
+        cases.append(cli_case(name, folder, ["in.npy"], argv, fragment, timeout))
+
+    def with_model(f):
+        shutil.copytree(model, f / "model")
+
+    def fifo_config(f):
+        with_model(f)
+        (f / "model" / "config.json").unlink()
+        os.mkfifo(f / "model" / "config.json")
+
+    def out_zarr(f, fifo=False, notes=False):
+        zarr.open_array(str(f / "out.zarr"), mode="w", shape=(48, 48), dtype="f4", zarr_format=2)[...] = 1
+        if fifo:
+            os.remove(f / "out.zarr" / ".zarray")
+            os.mkfifo(f / "out.zarr" / ".zarray")
+        if notes:
+            (f / "out.zarr" / "c").mkdir()
+            (f / "out.zarr" / "c" / "notes.txt").write_text("keep me")
+
+    def in_zarr(f, fifo=False):
+        zarr.open_array(str(f / "in.zarr"), mode="w", shape=(48, 48), dtype="f4")[...] = GOOD
+        if fifo:
+            os.remove(f / "in.zarr" / "zarr.json")
+            os.mkfifo(f / "in.zarr" / "zarr.json")
+
+    def deep_config(f):
+        with_model(f)
+        (f / "model" / "config.json").write_text('{"a":' * 50_000 + "1" + "}" * 50_000)
+
+    def history(f):
+        with_model(f)
+        config = json.loads((f / "model" / "config.json").read_text())
+        config["history"]["seconds"] = "abc"
+        (f / "model" / "config.json").write_text(json.dumps(config))
+
+    def bomb(f):
+        import zipfile
+
+        with zipfile.ZipFile(f / "x.zip", "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("config.json", (model / "config.json").read_text())
+            z.writestr("weights.safetensors", bytes(256 << 20))
+
+    def nan_target(f):
+        second = GOOD + 1
+        second[10:20, 10:20] = np.nan
+        np.save(f / "b.npy", second)
+
+    nothing = lambda f: None
+    fifo = lambda name: (lambda f: os.mkfifo(f / name))
+    hq = ["--method", "hqssl"]
+    case("--report inside --save-model", nothing,
+         ["denoise", "in.npy", "out.npy", "--save-model", "m", "--report", "m/config.json", *FAST], "lies inside")
+    case("--report = --uncertainty", nothing,
+         ["denoise", "in.npy", "out.npy", *hq, "--uncertainty", "u.tif", "--report", "u.tif", *FAST], "same path")
+    case("--report inside the output zarr", nothing,
+         ["denoise", "in.npy", "out.zarr", "--report", "out.zarr/zarr.json", *FAST], "lies inside")
+    case("--report inside the input zarr", in_zarr,
+         ["denoise", "in.zarr", "out.npy", "--report", "in.zarr/run.json", *FAST], "INPUT")
+    case("--report in a missing folder", nothing,
+         ["denoise", "in.npy", "out.npy", "--report", "nodir/run.json", *FAST], "does not exist")
+    case("--report = MODEL_DIR", nothing, ["train", "in.npy", "m", "--report", "m", *FAST], "same path")
+    case("--report empty", nothing, ["denoise", "in.npy", "out.npy", "--report", "", *FAST], "empty path")
+    case("--save-model empty", nothing, ["denoise", "in.npy", "out.npy", "--save-model", "", *FAST], "empty path")
+    case("--report is a FIFO", fifo("run.json"), ["denoise", "in.npy", "out.npy", "--report", "run.json", *FAST],
+         "not a report of ours")
+    case("FIFO config.json in MODEL_DIR (train)", fifo_config, ["train", "in.npy", "model", "--overwrite", *FAST],
+         "holds other files|not a regular file")
+    case("FIFO config.json in MODEL (predict)", fifo_config, ["predict", "model", "in.npy", "out.npy", "--quiet"],
+         "not a regular file")
+    case("FIFO .zarray in the output zarr", lambda f: out_zarr(f, fifo=True),
+         ["denoise", "in.npy", "out.zarr", "--overwrite", *FAST], "not a single zarr array")
+    case("FIFO zarr.json in the input zarr", lambda f: in_zarr(f, fifo=True),
+         ["denoise", "in.zarr", "out.npy", *FAST], "not a regular file")
+    case("user file deep in the output zarr, --overwrite", lambda f: out_zarr(f, notes=True),
+         ["denoise", "in.npy", "out.zarr", "--overwrite", *FAST], "not a single zarr array")
+    case("model config nested 50k deep", deep_config, ["predict", "model", "in.npy", "out.npy", "--quiet"],
+         "nested too deeply")
+    case("tampered history in config.json", history, ["predict", "model", "in.npy", "out.npy", "--quiet"],
+         "history seconds")
+    case("zip declaring 256 MiB of weights", bomb, ["predict", "x.zip", "in.npy", "out.npy", "--quiet"],
+         "declares")
+    case("--target = INPUT", nothing, ["denoise", "in.npy", "out.npy", "--method", "n2n", "--target", "in.npy", *FAST],
+         "the second recording is the same as the first")
+    case("--target a copy of INPUT", lambda f: np.save(f / "b.npy", GOOD),
+         ["denoise", "in.npy", "out.npy", "--method", "n2n", "--target", "b.npy", *FAST], "the same as the first")
+    case("NaN block in --target", nan_target,
+         ["denoise", "in.npy", "out.npy", "--method", "n2n", "--target", "b.npy", *FAST], "second recording holds NaN")
+    case("nearest-neighbour upscaled image", lambda f: np.save(f / "up.npy", np.kron(GOOD[:24, :24], np.ones((2, 2)))),
+         ["denoise", "up.npy", "out.npy", *FAST], "not independent between pixels")
+    case("float64 beyond float32's range", lambda f: np.save(f / "big.npy", GOOD.astype(np.float64) * 1e300),
+         ["denoise", "big.npy", "out.npy", *FAST], "beyond float32's range")
+    case("export over a text file named out.zip", lambda f: (with_model(f), (f / "out.zip").write_text("notes")),
+         ["export", "model", "out.zip", "--overwrite"], "not ours to replace|needs bioimageio")
+    case("export into the model folder", with_model, ["export", "model", "model/out.zip"], "lies inside")
+    case("export --sample with NaN", lambda f: (with_model(f), np.save(f / "s.npy", np.full((48, 48), np.nan, "f4"))),
+         ["export", "model", "out.zip", "--sample", "s.npy"], "NaN or infinite|needs bioimageio")
     return cases
 
 

@@ -45,10 +45,12 @@ def open_dock(sample: str, seconds: float):
     import napari
     from qtpy.QtWidgets import QApplication
 
+    from napari_blindspot._widget._menu import open_dock as open_denoising_dock
+
     viewer = napari.Viewer(title="napari-blindspot")
     viewer.window.resize(1500, 950)
     viewer.open_sample("napari-blindspot", sample)
-    _, widget = viewer.window.add_plugin_dock_widget("napari-blindspot", "Self-supervised denoising")
+    widget = open_denoising_dock(viewer)  # as Layers > Filter and the Plugins menu name it
     widget.form.duration.value = int(seconds)
     return viewer, widget, QApplication.instance()
 

@@ -40,3 +40,25 @@ def tiny():
     with `{**tiny, "steps": 3}`."""
     return MappingProxyType(dict(steps=2, time_budget_s=None, features=8, patch_size=16, batch_size=2,
                                  preview_every_s=None, device="cpu"))
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """Training's clock, advanced only by `clock.now += s` and by `clock.step_s` (0.125 s) per training step."""
+    from types import SimpleNamespace
+
+    from napari_blindspot.core import schedule, training
+
+    clock = SimpleNamespace(now=0.0, steps=0, step_s=0.125)
+    for module in (training, schedule):
+        monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+    real_step = training.step
+
+    def step(*args, **kwargs):
+        clock.steps += 1
+        assert clock.steps < 200, "the run did not stop"
+        clock.now += clock.step_s
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(training, "step", step)
+    return clock

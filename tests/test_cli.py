@@ -146,12 +146,14 @@ def test_a_second_recording_of_another_shape_is_refused(tmp_path, image, capsys)
     assert not (tmp_path / "out.npy").exists()
 
 
-def test_until_converged_is_capped_by_the_time_budget(tmp_path, image):
+def test_until_converged_is_capped_by_the_time_budget(tmp_path, image, fake_clock):
     np.save(tmp_path / "a.npy", image)
     report = tmp_path / "run.json"
+    fake_clock.step_s = 0.5  # the budget of 2 s is 4 steps: too few to converge
     assert main(["train", str(tmp_path / "a.npy"), str(tmp_path / "model"), "--until-converged", "--time-budget", "2",
                  "--patch-size", "16", "--batch-size", "2", "--quiet", "--report", str(report)]) == 0
-    assert json.loads(report.read_text())["seconds"] < 10
+    summary = json.loads(report.read_text())
+    assert summary["seconds"] == 2.0 and fake_clock.steps == 4
 
 
 def test_a_report_never_replaces_a_file_that_is_not_one(tmp_path, image, capsys):

@@ -182,3 +182,11 @@ def test_debug_before_or_after_the_command_shows_the_traceback(folder, where):
     argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
     with pytest.raises(FileNotFoundError):
         main(argv)
+
+
+def test_free_memory_is_read_on_every_platform_and_is_at_most_the_total():
+    import psutil
+
+    from napari_blindspot._cli_faults import available_memory
+
+    assert 0 < available_memory() <= psutil.virtual_memory().total

@@ -170,3 +170,22 @@ def test_model_save_never_deletes_a_folder_that_holds_other_files(tmp_path):
     with pytest.raises(ModelFileError, match="holds other files"):
         run.model.save(tmp_path)
     assert snapshot(tmp_path) == before
+
+
+def test_a_killed_runs_temporary_is_cleaned_when_ours_and_named_when_not(tmp_path):
+    import subprocess
+    import sys
+
+    from napari_blindspot.io import write_image
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names no living process now
+    ours, foreign = tmp_path / ".out.tif.abc123", tmp_path / ".out.tif.mine"
+    ours.mkdir()
+    (ours / ".napari-blindspot-owner").write_text(str(dead.pid))
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.warns(UserWarning) as said:
+        write_image(tmp_path / "out.tif", np.zeros((8, 8), np.float32))
+    assert not ours.exists() and (foreign / "notes.txt").read_text() == "keep me"
+    assert any(str(foreign) in str(w.message) for w in said) and any("removed" in str(w.message) for w in said)

@@ -10,6 +10,8 @@ import signal
 import sys
 import threading
 
+import psutil
+
 # Every signal that ends a process by default and can be caught: each one cleans up like Ctrl+C.
 _ENDING_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2",
                                                       "SIGALRM", "SIGXCPU", "SIGVTALRM", "SIGPROF")
@@ -48,12 +50,9 @@ def check_batch_fits(run) -> None:
                          "smaller --batch-size or --patch-size")
 
 
-def available_memory() -> int | None:
-    with contextlib.suppress(OSError, ValueError, StopIteration):
-        with open("/proc/meminfo") as f:
-            line = next(line for line in f if line.startswith("MemAvailable:"))
-        return int(line.split()[1]) * 1024
-    return None
+def available_memory() -> int:
+    """Bytes a new allocation can take without swapping, on every platform psutil supports."""
+    return psutil.virtual_memory().available
 
 
 def no_space(err: BaseException) -> str | None:

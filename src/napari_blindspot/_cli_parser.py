@@ -69,9 +69,9 @@ def training_options(p) -> None:
                         help="train a Z stack in 3D (default: 3D when the Z spacing is at most 3x the "
                              "pixel size and there are at least 16 planes)")
     p.add_argument("--scale", metavar="Z,Y,X", help=OPTIONS["scale"].help + ", e.g. 2,0.5,0.5 for ZYX")
-    p.add_argument("--target", metavar="SECOND", help="N2N: a second recording of the same field, "
+    p.add_argument("--target", metavar="SECOND", type=_path, help="N2N: a second recording of the same field, "
                                                      "same shape as INPUT")
-    p.add_argument("--report", metavar="RUN.json", help="write the run's summary (steps, best step, "
+    p.add_argument("--report", metavar="RUN.json", type=_path, help="write the run's summary (steps, best step, "
                                                         "held-out loss, estimated PSNR gain, noise) as JSON")
 
 
@@ -82,6 +82,18 @@ def config_from_args(args, axes: str | None, scale) -> TrainConfig:
     if args.time_budget_s is None and (args.steps or args.until_converged):
         given["time_budget_s"] = None  # steps alone, or until it stops improving, uncapped
     return TrainConfig(**{**given, "axes": axes, "scale": scale, "preview_every_s": None})
+
+
+def _path(text: str) -> str:
+    """An argparse type for paths: an empty one (`--report ""`) is a mistake, not "none"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: give a file or folder name")
+    return text
+
+
+def _views(text):
+    """--tta N: a number of views from 1 to 8."""
+    return _number(int, 1, 8, "a number of views from 1 to 8")(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,47 +113,54 @@ def build_parser() -> argparse.ArgumentParser:
         # SUPPRESS: absent here must not overwrite `napari-blindspot --debug <command>`
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    def views(p):  # --tta N or --no-tta; neither: the default views, one view for a large input
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--tta", type=_views, metavar="N", help="average N flipped and turned views (1 to 8; "
+                           "default: the method's views, one for inputs over 2 megapixels)")
+        group.add_argument("--no-tta", action="store_const", const=1, dest="tta",
+                           help="predict one view only (= --tta 1): faster, a little noisier")
+
     tile = dict(type=_number(int, 8, what="a tile side of at least 8 pixels (256 is typical)"),
                 help="prediction tile side in pixels")
-    no_tta = dict(action="store_false", dest="tta",
-                  help="predict one view only: faster, a little noisier (default: the mean over flipped and turned views)")
     d = sub.add_parser("denoise", help="train on INPUT and write the denoised OUTPUT")
-    d.add_argument("input")
-    d.add_argument("output")
+    d.add_argument("input", type=_path)
+    d.add_argument("output", type=_path)
     training_options(d)
     common(d)
-    d.add_argument("--save-model", metavar="DIR", help="also save the trained model here")
+    d.add_argument("--save-model", metavar="DIR", type=_path, help="also save the trained model here")
     d.add_argument("--tile", **tile)
-    d.add_argument("--no-tta", **no_tta)
-    d.add_argument("--uncertainty", metavar="PATH", help="HQ-SSL: write the posterior std here")
+    views(d)
+    d.add_argument("--uncertainty", metavar="PATH", type=_path, help="HQ-SSL: write the posterior std here")
 
     t = sub.add_parser("train", help="train on INPUT and save the model to MODEL_DIR")
-    t.add_argument("input")
-    t.add_argument("model_dir")
+    t.add_argument("input", type=_path)
+    t.add_argument("model_dir", type=_path)
     training_options(t)
     common(t)
 
     p = sub.add_parser("predict", help="denoise INPUT with a saved model")
-    p.add_argument("model_dir")
-    p.add_argument("input")
-    p.add_argument("output")
+    p.add_argument("model_dir", type=_path)
+    p.add_argument("input", type=_path)
+    p.add_argument("output", type=_path)
     p.add_argument("--axes", help="axes of the input (default: from the file's metadata, else the model's)")
     p.add_argument("--tile", **tile)
-    p.add_argument("--no-tta", **no_tta)
+    views(p)
     p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--uncertainty", metavar="PATH", help="HQ-SSL: write the posterior std here")
+    p.add_argument("--precision", default="auto", choices=OPTIONS["precision"].choices,
+                   help=OPTIONS["precision"].help)
+    p.add_argument("--uncertainty", metavar="PATH", type=_path, help="HQ-SSL: write the posterior std here")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on an existing dask.distributed cluster, e.g. tcp://host:8786")
     common(p)
 
     e = sub.add_parser("export", help="write a saved model as a bioimage.io model package (needs the bmz extra)")
-    e.add_argument("model_dir")
-    e.add_argument("output", metavar="OUT.zip")
+    e.add_argument("model_dir", type=_path)
+    e.add_argument("output", metavar="OUT.zip", type=_path)
     e.add_argument("--name", help="model name (default: 'napari-blindspot <METHOD> denoiser')")
     e.add_argument("--author", action="append", help="an author's name; repeat for several "
                    "(default: 'napari-blindspot user')")
     e.add_argument("--license", default="CC-BY-4.0", help="SPDX license identifier (default: CC-BY-4.0)")
-    e.add_argument("--sample", metavar="IMAGE", help="an image in the model's axes whose centre becomes the "
+    e.add_argument("--sample", metavar="IMAGE", type=_path, help="an image in the model's axes whose centre becomes the "
                    "package's test input and cover (default: a synthetic image)")
     e.add_argument("--overwrite", action="store_true", help="replace OUT.zip if it exists")
     e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

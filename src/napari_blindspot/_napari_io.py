@@ -43,7 +43,35 @@ def get_reader(path):
 
 
 def read_tiff(path) -> list[tuple]:
-    """Each image series of the TIFF as a layer; ours come back with their metadata and placement."""
+    """Each image series of the TIFF as a layer; ours come back with their metadata and placement.
+    Placement napari cannot use (units it does not know, say) is dropped with a warning: plain pixels."""
+    import warnings
+
+    from .io import MetadataWarning
+
+    layers = _read_tiff(path)
+    for data, kwargs, _ in layers:
+        try:
+            _check_placement(data.ndim, kwargs)
+        except Exception as err:  # noqa: BLE001 - any placement napari refuses: the pixels still open
+            warnings.warn(f"{path}: its placement cannot be used ({err}): opened as plain pixels",
+                          MetadataWarning, stacklevel=2)
+            for name in _PLACEMENT:
+                kwargs.pop(name, None)
+    return layers
+
+
+def _check_placement(ndim: int, kwargs: dict) -> None:
+    """Raise what napari would raise for this placement, on a one-pixel layer."""
+    from napari.layers import Image
+
+    placement = {k: kwargs[k] for k in _PLACEMENT if k in kwargs}
+    if placement:
+        layer = Image(np.zeros((1,) * ndim, np.uint8), **placement)
+        np.linalg.inv(layer._data_to_world.affine_matrix)  # a singular transform poisons the viewer
+
+
+def _read_tiff(path) -> list[tuple]:
     import tifffile
 
     from .io import read_image, read_scale

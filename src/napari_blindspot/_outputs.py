@@ -20,13 +20,16 @@ import shutil
 import signal
 import tempfile
 import threading
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
 
+from ._paths import check_no_overlap, special_files
+
 FORMATS = (".tif", ".tiff", ".npy", ".zarr")
 _MAGIC = {".npy": (b"\x93NUMPY",), ".tif": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")}
-_ZARR_ENTRY = re.compile(r"^(\.zarray|\.zattrs|zarr\.json|c|[0-9]+([./][0-9]+)*)$")  # metadata and chunk keys
+_ZARR_ENTRY = re.compile(r"^(\.zarray|\.zattrs|zarr\.json|(c/)?[0-9]+([./][0-9]+)*)$")  # metadata, chunk keys
 
 
 def suffix_of(path: Path) -> str:
@@ -48,41 +51,17 @@ def check_writable(path) -> None:
         raise ValueError(f"cannot write {path}: folder {parent} is not writable")
 
 
-def _same_or_nested(a: Path, b: Path) -> bool:
-    """`a` and `b` are one path (also through links), or one lies inside the other."""
-    ra, rb = a.resolve(), b.resolve()
-    if ra == rb or ra in rb.parents or rb in ra.parents:
-        return True
-    with contextlib.suppress(OSError):
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    return False
-
-
-def _check_distinct(named: dict[str, Path]) -> None:
-    items = list(named.items())
-    for i, (name_a, a) in enumerate(items):
-        for name_b, b in items[i + 1:]:
-            if _same_or_nested(a, b):
-                raise ValueError(f"{name_a} {a} and {name_b} {b} are the same path (or one lies inside "
-                                 "the other): give them different names")
-
-
 def check_outputs(outputs: dict, inputs: dict | None = None, model_dirs: dict | None = None,
-                  overwrite: bool = False) -> None:
+                  overwrite: bool = False, reports: dict | None = None) -> None:
     """Refuse, before any work, every output that would destroy data.
 
     Each argument maps the name the user knows (``OUTPUT``, ``--uncertainty``) to a path.
-    `inputs` are only read; `model_dirs` are model folders to write.
+    `inputs` are only read; `model_dirs` are model folders to write; `reports` are JSON files
+    to write (checked here for overlap only: their own rules are the caller's).
     """
     outputs = {k: Path(v) for k, v in outputs.items() if v}
     model_dirs = {k: Path(v) for k, v in (model_dirs or {}).items() if v}
-    inputs = {k: Path(v) for k, v in (inputs or {}).items() if v}
-    for name, out in {**outputs, **model_dirs}.items():
-        for in_name, src in inputs.items():
-            if _same_or_nested(out, src):
-                raise ValueError(f"{name} {out} is the {in_name} (or holds it, or lies inside it): the "
-                                 f"{in_name} is never written to; give {name} a new name")
-    _check_distinct({**outputs, **model_dirs})
+    check_no_overlap(inputs or {}, {**outputs, **model_dirs, **(reports or {})})
     for name, out in outputs.items():
         check_writable(out)
         _check_replaceable(name, out, overwrite)
@@ -110,9 +89,10 @@ def _check_replaceable(name: str, path: Path, overwrite: bool) -> None:
 
 
 def _has_magic(path: Path, suffix: str) -> bool:
+    from ._paths import read_bytes
+
     magic = _MAGIC[".tif" if suffix == ".tiff" else suffix]
-    with open(path, "rb") as f:
-        head = f.read(8)
+    head = read_bytes(path, 7)
     return any(head.startswith(m) for m in magic)
 
 
@@ -121,8 +101,10 @@ def _is_plain_zarr_array(path: Path) -> bool:
     if not path.is_dir() or path.is_symlink():
         return False
     top = {p.name for p in path.iterdir()}
-    if not top & {".zarray", "zarr.json"} or not all(_ZARR_ENTRY.match(n) for n in top):
-        return False
+    if not top & {".zarray", "zarr.json"} or special_files(path):
+        return False  # a FIFO or device inside would block zarr's reading
+    if not all(_ZARR_ENTRY.match(str(p.relative_to(path))) for p in path.rglob("*") if p.is_file()):
+        return False  # a file of someone else's, at any depth (out.zarr/c/notes.txt)
     try:
         import zarr
 
@@ -187,7 +169,9 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
     suffix = suffix_of(path)
     check_writable(path)
     _check_replaceable("output", path, overwrite)
+    _clean_debris(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent or "."))
+    (tmp / _OWNER).write_text(str(os.getpid()))  # the marker: ours, and whose
     target = tmp / path.name
     try:
         if suffix == ".zarr":
@@ -219,6 +203,38 @@ def atomic_output(path, shape: tuple[int, ...], dtype=np.float32, chunks=None, o
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_OWNER = ".napari-blindspot-owner"  # inside each temporary folder: the writing process's id
+
+
+def _clean_debris(path: Path) -> None:
+    """Temporary folders a killed run (SIGKILL: no cleanup) left beside `path`: removed when ours
+    and their process is gone, else named."""
+    import warnings
+
+    for old in (path.parent or Path(".")).glob(f".{glob_escape(path.name)}.*"):
+        owner = old / _OWNER
+        try:
+            pid = int(owner.read_text()) if old.is_dir() and owner.is_file() else None
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and not _alive(pid):
+            shutil.rmtree(old, ignore_errors=True)
+            warnings.warn(f"removed {old}, a partial output an interrupted run left", stacklevel=3)
+        elif pid is None:
+            warnings.warn(f"{old} looks like a partial output of an interrupted run, but is not marked as ours: "
+                          "delete it yourself if it is", stacklevel=3)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 class _WholeWrites:

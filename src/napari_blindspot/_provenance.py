@@ -65,6 +65,9 @@ def read_tiff_metadata(path) -> dict:
         data = json.loads(text)
     except ValueError:
         return {}
+    except RecursionError:
+        _ignored("JSON nested too deeply to read")
+        return {}
     return data if isinstance(data, dict) else {}
 
 
@@ -80,13 +83,33 @@ def layer_kwargs(found: dict, ndim: int) -> dict:
     placement = found.get(NAPARI) if isinstance(found.get(NAPARI), dict) else {}
     for name in ("scale", "translate"):
         values = placement.get(name)
-        if _numbers(values, ndim) and (name != "scale" or all(v != 0 for v in values)):
+        if _numbers(values, ndim) and (name != "scale" or _usable_scale(values)) and all(abs(v) <= MAX_PLACE
+                                                                                         for v in values):
             kwargs[name] = tuple(float(v) for v in values)
+        elif values is not None:
+            _ignored(f"its {name} {str(values)[:80]}")
     for name in ("units", "axis_labels"):
         values = placement.get(name)
         if isinstance(values, list) and len(values) == ndim and all(isinstance(v, str) for v in values):
             kwargs[name] = tuple(values)
     return kwargs
+
+
+MAX_PLACE = 1e9  # |scale|, |translate| and scale ratios beyond this make napari's transforms singular
+
+
+def _usable_scale(values) -> bool:
+    sizes = [abs(v) for v in values]
+    return min(sizes) >= 1 / MAX_PLACE and max(sizes) <= MAX_PLACE and max(sizes) / min(sizes) <= MAX_PLACE
+
+
+def _ignored(what: str) -> None:
+    import warnings
+
+    from .io import MetadataWarning
+
+    warnings.warn(f"the TIFF's description gives {what}, which cannot place the image: ignored (plain pixels)",
+                  MetadataWarning, stacklevel=3)
 
 
 def _numbers(values, n: int) -> bool:

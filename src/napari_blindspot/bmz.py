@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -85,7 +86,11 @@ def _test_input(model: Model, sample) -> np.ndarray:
                              f"'{model.spec.axes}', {channels} channel(s), sides of at least {_min_side(model)})")
         region = tuple(slice((s - min(s, side)) // 2, (s - min(s, side)) // 2 + min(s, side))
                        for s in view.spatial_shape)
-        return view.read(0, region)[None]
+        crop = view.read(0, region)
+        if not np.isfinite(crop).all():
+            raise ValueError("the sample holds NaN or infinite values where its centre becomes the test input: "
+                             "give a sample without them")
+        return crop[None]
     rng = np.random.default_rng(0)
     grid = np.meshgrid(*[np.linspace(0, 3 * math.pi, side)] * ndim, indexing="ij")
     pattern = np.prod([np.sin(g + k) for k, g in enumerate(grid)], axis=0)
@@ -112,9 +117,7 @@ def export_model(model_or_folder, out_zip, *, name: str | None = None, authors=(
     out_zip = Path(out_zip)
     if out_zip.suffix.lower() != ".zip":
         raise ValueError(f"{out_zip}: a bioimage.io package is a .zip file; name it e.g. model.zip")
-    if out_zip.exists() and not (overwrite and out_zip.is_file()):
-        raise FileExistsError(f"{out_zip} exists: choose another name, or overwrite it "
-                              "(overwrite=True, --overwrite on the command line)")
+    _check_zip_target(out_zip, overwrite)
     model = model_or_folder if isinstance(model_or_folder, Model) else load_model(model_or_folder, device="cpu")
     if model.spec.context_planes:  # the package would need the window of planes as its input (docs/methods.md)
         raise ValueError(f"this model sees {model.spec.context_planes} neighbour planes on each side along "
@@ -131,15 +134,35 @@ def export_model(model_or_folder, out_zip, *, name: str | None = None, authors=(
         except ValidationError as err:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'model'}: {e['msg']}" for e in err.errors())
             raise ValueError(f"the package description is not valid: {problems}") from None
-        partial = out_zip.with_name(f".tmp-{out_zip.name}")
+        fd, partial = tempfile.mkstemp(prefix=f".{out_zip.name}.", suffix=".zip", dir=out_zip.parent)
+        os.close(fd)  # a name of our own: never a user's file, never another export's
+        partial = Path(partial)
         try:
             save_bioimageio_package(descr, output_path=partial)
             if check:
                 _check_package(partial)
+            _check_zip_target(out_zip, overwrite)  # nothing else appeared there meanwhile
             partial.replace(out_zip)
         finally:
             partial.unlink(missing_ok=True)
     return out_zip
+
+
+def _check_zip_target(out_zip: Path, overwrite: bool) -> None:
+    """An existing OUT.zip is replaced only when it is a package we exported, and only with `overwrite`."""
+    from .core.model_io import is_our_package
+
+    parent = out_zip.parent if str(out_zip.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {out_zip}: folder {parent} does not exist")
+    if not out_zip.exists() and not out_zip.is_symlink():
+        return
+    if not is_our_package(out_zip):
+        raise FileExistsError(f"{out_zip} exists and is not a package exported by napari-blindspot: it is not ours "
+                              "to replace; choose another name")
+    if not overwrite:
+        raise FileExistsError(f"{out_zip} exists: choose another name, or overwrite it "
+                              "(overwrite=True, --overwrite on the command line)")
 
 
 def _check_package(path: Path) -> None:

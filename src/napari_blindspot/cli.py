@@ -57,7 +57,7 @@ def _train(args, image, axes):
     with tqdm(total=run.config.steps or None, desc=f"training {run.config.method}", unit="step",
               disable=args.quiet, file=sys.stderr, leave=True) as bar:
         for p in run:
-            bar.total = p.total
+            bar.total = p.total or None  # 0: until converged, end unknown
             bar.n = p.step
             bar.set_postfix(loss=f"{p.loss:.4g}", refresh=False)
             bar.refresh()
@@ -76,13 +76,20 @@ REPORT_FORMAT = "napari-blindspot-report"
 
 
 def _check_report(path, overwrite: bool) -> None:
-    """A report replaces only an earlier report of ours, and only with --overwrite."""
+    """A report goes into an existing folder and replaces only an earlier report of ours, with --overwrite."""
+    from ._paths import read_json
+
     path = Path(path)
-    if not path.exists():
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"cannot write --report {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"cannot write --report {path}: folder {parent} is not writable")
+    if not path.exists() and not path.is_symlink():
         return
     try:
-        ours = json.loads(path.read_text()).get("format") == REPORT_FORMAT
-    except (OSError, ValueError, AttributeError):
+        ours = read_json(path, what=f"--report {path}").get("format") == REPORT_FORMAT
+    except (ValueError, AttributeError):
         ours = False
     if not ours:
         raise ValueError(f"--report {path} exists and is not a report of ours: choose a new name")
@@ -96,7 +103,8 @@ def _write_report(path, run, final) -> None:
               "seconds": round(final.elapsed_s, 2), "best_step": final.best_step, "heldout_loss": final.val_loss,
               "estimated_psnr_gain_db": final.estimated_psnr_gain_db, "noise": final.noise_params,
               "estimated_psnr_gain_db_interval": None if final.estimated_psnr_gain_db_interval is None
-              else list(final.estimated_psnr_gain_db_interval)}
+              else list(final.estimated_psnr_gain_db_interval),
+              "settings": _settings(run)}
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
@@ -106,6 +114,14 @@ def _write_report(path, run, final) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _settings(run) -> dict:
+    """What the run trained with, so that runs compare as training pixels per second."""
+    network = run.model.spec.network
+    return {"patch": list(run.settings.patch), "batch": run.settings.batch, "precision": run.model.precision.name,
+            "features": network.get("features"), "decoder_features": network.get("decoder_features"),
+            "depth": network.get("depth"), "context_planes": 0}
 
 
 def _parse_scale(text: str) -> tuple[float, ...]:
@@ -169,8 +185,11 @@ def _export(args) -> None:
         require_bioimageio()
     except ImportError as err:
         raise ValueError(str(err)) from None
-    from .io import read_image
+    from ._paths import check_no_overlap
+    from .io import locate, read_image
 
+    inputs = {"MODEL_DIR": args.model_dir, **({"--sample": locate(args.sample)[0]} if args.sample else {})}
+    check_no_overlap(inputs, {"OUT.zip": args.output})
     sample = read_image(args.sample) if args.sample else None
     path = export_model(args.model_dir, args.output, name=args.name, authors=args.author or ["napari-blindspot user"],
                         license=args.license, sample=sample, overwrite=args.overwrite)
@@ -178,7 +197,8 @@ def _export(args) -> None:
 
 
 def _check_paths(args) -> None:
-    """Everything about the paths that can be refused, refused before any work."""
+    """Everything about the paths that can be refused, refused before any work: one overlap check
+    over every pair of them (_paths.check_no_overlap), then each kind's own rules."""
     from .io import check_outputs, locate
 
     output = getattr(args, "output", None)
@@ -186,14 +206,23 @@ def _check_paths(args) -> None:
     inputs = {"INPUT": locate(args.input)[0]}
     if getattr(args, "target", None):
         inputs["--target"] = locate(args.target)[0]
+        if _same_input(args.input, args.target):
+            raise ValueError(f"--target {args.target}: the second recording is the same as the first (INPUT); "
+                             "N2N needs a second, independent recording of the same field")
     if args.command == "predict":
         inputs["MODEL"] = args.model_dir
-    if getattr(args, "report", None):
-        _check_report(args.report, args.overwrite)
-        if any(Path(args.report).resolve() == Path(p).resolve() for p in (*inputs.values(), output) if p):
-            raise ValueError(f"--report {args.report} is also an input or the output: give it a name of its own")
+    report = getattr(args, "report", None)
     check_outputs({"OUTPUT": output, "--uncertainty": getattr(args, "uncertainty", None)}, inputs,
-                  {"MODEL_DIR" if args.command == "train" else "--save-model": model_dir}, args.overwrite)
+                  {"MODEL_DIR" if args.command == "train" else "--save-model": model_dir}, args.overwrite,
+                  reports={"--report": report})
+    if report:
+        _check_report(report, args.overwrite)
+
+
+def _same_input(a, b) -> bool:
+    from ._paths import same_or_nested
+
+    return Path(a).resolve() == Path(b).resolve() or (same_or_nested(a, b) and Path(a).is_file())
 
 
 def _run(args) -> None:
@@ -214,7 +243,7 @@ def _run(args) -> None:
             from .distributed import check_scheduler
 
             check_scheduler(args.scheduler)
-        model = load_model(args.model_dir, device=args.device)
+        model = load_model(args.model_dir, device=args.device, precision=args.precision)
         image = read_image(args.input, args.series)
         check_space({p: output_bytes(image.shape) for p in (args.output, args.uncertainty) if p})
         axes = _input_axes(args, image)

@@ -10,6 +10,7 @@ once: memory stays bounded on the client and the workers whatever the input size
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from itertools import islice
@@ -26,12 +27,12 @@ def _worker_model(model_dir: str):
 
 
 def _worker_predict(model_dir: str, input_path: str, series, axes: str, tile, group: TileGroup,
-                    with_variance: bool, tta: bool = True):
+                    with_variance: bool, views: int = 1):
     from .io import read_image
 
     model = _worker_model(model_dir)
     view, _, _ = model.tiling(read_image(input_path, series), axes, tile)
-    return predict_group(view, group, model.batch_predictor(with_variance, tta))
+    return predict_group(view, group, model.batch_predictor(with_variance, views))
 
 
 HANDSHAKE_TIMEOUT_S = 10.0  # a scheduler answers its identity at once; silence is a wrong address
@@ -70,9 +71,10 @@ def check_scheduler(address: str, timeout: float | None = None) -> None:
 
 def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, tile, scheduler: str,
                        batch_size: int = 4, in_flight: int | None = None, progress=None,
-                       series: int | None = None, tta: bool = True) -> None:
+                       series: int | None = None, tta=None) -> None:
     """Predict `input_path` with the model in `model_dir` on the cluster at `scheduler`.
 
+    `tta` as in `Model.predict`, decided here for the whole input (a large one: one view).
     `outputs`: one array-like in the input's layout (two with the uncertainty), e.g. zarr.
     """
     try:
@@ -88,6 +90,7 @@ def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, t
     axes = axes or model.spec.axes
     view, size, margin = model.tiling(image, axes, tile)
     groups = plan_tiles(view, size, margin, batch_size)
+    views = model.views(tta, view.n_samples * math.prod(view.spatial_shape))
     targets = [CanonicalWriter(o, view) for o in outputs]
     with_variance = len(outputs) == 2
     check_scheduler(scheduler)
@@ -103,7 +106,7 @@ def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, t
 
         def submit(group: TileGroup):
             future = client.submit(_worker_predict, model_dir, input_path, series, axes, tile, group, with_variance,
-                                   tta, pure=False)
+                                   views, pure=False)
             group_of[future.key] = group
             return future
 

@@ -84,6 +84,9 @@ def _check_input_file(file: Path, suffix: str) -> None:
     if suffix == ".zarr":
         if not file.is_dir():
             raise ValueError(f"input {file} is not a zarr folder: give a .zarr directory")
+        from ._paths import check_zarr_folder
+
+        check_zarr_folder(file, "input")  # zarr would open a FIFO inside and block forever
     elif not file.is_file():  # a FIFO or a device would block in open() or never end
         raise ValueError(f"input {file} is not a regular file: give an image file")
 
@@ -223,6 +226,10 @@ def read_scale(path, series: int | None = None) -> tuple[float, ...] | None:
     except Exception:  # noqa: BLE001 - metadata is optional
         return None
     if spacing is None or "Z" not in axes:
+        return None
+    if not all(math.isfinite(v) and 1e-9 <= v <= 1e9 for v in spacing.values()):  # NaN, 0, absurd
+        warnings.warn(f"{path}: voxel spacing {spacing} is not usable (zero, NaN or absurd): ignored "
+                      "(give it with --scale)", MetadataWarning, stacklevel=2)
         return None
     return tuple(float(spacing.get(a, 1.0)) for a in axes)
 

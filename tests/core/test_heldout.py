@@ -111,7 +111,7 @@ def test_the_quality_estimate_matches_the_true_error_on_synthetic_data(method):
     validation = ValidationSet(view, norm, method, seed=0, sigma=sigma)
     sigma_z = sigma / norm.std[0]
     net = _NeighbourMean(prior_a=None if method == "n2v" else -2.0)
-    model = SimpleNamespace(net=net, method=method, memory_format=torch.contiguous_format,
+    model = SimpleNamespace(net=net, forward=net, method=method, memory_format=torch.contiguous_format,
                             noise=GaussianNoise(1, sigma=sigma_z))
     quality = validation.evaluate(model)
 
@@ -137,7 +137,7 @@ def test_the_noise_level_of_n2v_is_estimated_from_the_data():
 def test_n2n_loss_ignores_held_out_pixels():
     from napari_blindspot.core import step
 
-    model = SimpleNamespace(method="n2n", net=torch.nn.Identity())
+    model = SimpleNamespace(method="n2n", net=torch.nn.Identity(), forward=torch.nn.Identity())
     inputs, target = torch.zeros(1, 1, 8, 8), torch.randn(1, 1, 8, 8)
     held = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
     held[0, 0, 2, 5] = True
@@ -158,7 +158,8 @@ def test_n2n_estimate_takes_the_noise_level_from_the_two_recordings():
     norm = measure_normalisation(view)
     validation = ValidationSet(view, norm, "n2n", seed=0, pairs=Pairs(StackView.of(b, "YX")))
     net = _NeighbourMean()
-    quality = validation.evaluate(SimpleNamespace(net=net, method="n2n", memory_format=torch.contiguous_format))
+    quality = validation.evaluate(SimpleNamespace(net=net, forward=net, method="n2n",
+                                                  memory_format=torch.contiguous_format))
     held = validation.held.numpy()
     z_clean = norm.apply(clean[None])[None]
     out = net(torch.from_numpy(norm.apply(a[None]))[None]).numpy()

@@ -74,3 +74,22 @@ def test_loss_ignores_unmasked_pixels():
     assert masked_mse(prediction, target, coords) == 0
     prediction[(coords[:1, 0], 0) + tuple(coords[:1, 1:].T)] += 1.0
     assert masked_mse(prediction, target, coords) == pytest.approx(1 / len(coords))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_n2v_output_at_a_masked_pixel_has_no_gradient_from_its_own_value(dtype):
+    """The blind spot of N2V, also in bfloat16: the network's input at a masked pixel is a
+    neighbour's value, so its output there cannot learn the identity."""
+    from napari_blindspot.core.unet import UNet
+
+    g = torch.Generator().manual_seed(3)
+    torch.manual_seed(0)
+    net = UNet(2, 1, 1, features=4, depth=2)
+    x = torch.randn(2, 1, 32, 32, generator=g, requires_grad=True)
+    masked, coords = mask_batch(x, 2.0, g)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        out = net(masked)
+    assert out.dtype == dtype
+    for b, yy, xx in coords[::7].tolist():
+        (grad,) = torch.autograd.grad(out[b, 0, yy, xx].float(), x, retain_graph=True)
+        assert grad[b, 0, yy, xx] == 0 and grad[b, 0].abs().sum() > 0

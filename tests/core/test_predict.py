@@ -3,20 +3,10 @@ import pytest
 import zarr
 
 import napari_blindspot as nb
-from napari_blindspot.core.predict import iter_tiles, tile_grid
+from napari_blindspot.core.predict import iter_tiles
 
 
-@pytest.mark.parametrize("size, tile, margin", [(100, 32, 8), (64, 64, 8), (20, 64, 8), (97, 40, 5), (33, 32, 4)])
-def test_tile_writes_partition_the_axis_with_context(size, tile, margin):
-    grid = tile_grid(size, tile, margin)
-    covered = np.zeros(size, int)
-    for r0, r1, w0, w1 in grid:
-        covered[w0:w1] += 1
-        assert 0 <= r0 <= w0 < w1 <= r1 <= size
-        assert r1 - r0 == min(tile, size)
-        assert w0 == 0 or w0 - r0 >= margin  # context before, unless at the border
-        assert w1 == size or r1 - w1 >= margin  # context after, unless at the border
-    assert (covered == 1).all()
+# tile_grid on one axis: tests/test_properties.py, test_tile_writes_partition_each_axis_and_keep_their_context
 
 
 def test_tiles_cover_every_pixel_once_in_3d():

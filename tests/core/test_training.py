@@ -1,5 +1,4 @@
 import math
-import time
 
 import numpy as np
 import pytest
@@ -44,13 +43,12 @@ def test_events_count_steps_and_end_with_done(noisy_image, tiny):
     assert all(e.total == 5 for e in events) and events[-1].val_loss is not None
 
 
-def test_time_budget_stops_training(noisy_image, tiny):
+def test_time_budget_stops_training(noisy_image, tiny, fake_clock):
     _, noisy = noisy_image
     run = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": None, "time_budget_s": 0.5}))
     events = list(run)
-    assert events[-1].done and events[-1].step > 1
-    # the budget is used, then the run ends: the upper bound only tells "stops" from "runs on"
-    assert 0.5 <= events[-1].elapsed_s < 30
+    assert events[-1].done and events[-1].step == 4 and events[-1].elapsed_s == 0.5  # 4 steps of 0.125 s
+    assert run.model.spec.history["steps"] == 4
 
 
 def test_stop_ends_training_and_leaves_a_usable_model(noisy_image, tiny):
@@ -75,20 +73,23 @@ def test_previews_show_the_requested_region(noisy_image):
     assert previews[0].preview_region == (1, slice(8, 40), slice(0, 64))
 
 
-def test_previews_are_spaced_by_their_cost(noisy_image, tiny):
+def test_previews_are_spaced_by_their_cost(noisy_image, tiny, fake_clock):
     _, noisy = noisy_image
     # previews asked for as often as possible
-    run = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": None, "time_budget_s": 1.5,
+    run = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": None, "time_budget_s": 2.5,
                                                     "preview_every_s": 0.001}))
-    cost = 0.05  # at least this per preview: a slow machine only spaces them further
     real = run._preview
-    run._preview = lambda: (time.sleep(cost), real())[1]
+
+    def dear_preview():  # 0.1 s each: 5% of the time is one preview per 2 s
+        fake_clock.now += 0.1
+        return real()
+
+    run._preview = dear_preview
     events = list(run)
-    previews = sum(e.preview is not None for e in events)
-    # each preview is followed by cost / PREVIEW_SHARE - cost of training: one more per such gap
-    gap = cost / preview.PREVIEW_SHARE
-    assert 1 <= previews <= 1 + events[-1].elapsed_s // gap
-    assert events[-1].step > previews  # without the spacing, every step would bring one
+    at = [e.elapsed_s for e in events if e.preview is not None]
+    assert len(at) == 2 and at[0] == 0.125  # the first at once, the next after 2 s more
+    assert at[1] - (at[0] + 0.1) >= 0.1 / preview.PREVIEW_SHARE - 0.1
+    assert events[-1].step > 10  # without the spacing, every step would bring one
 
 
 def test_a_pacer_waits_as_asked_or_long_enough_to_keep_its_share():
@@ -119,6 +120,20 @@ def test_train_more_continues_from_the_model(noisy_image, tiny):
     assert more.model is run.model and run.model.spec.history["steps"] == 6
     assert any(not torch.equal(a, b) for a, b in zip(before, run.model.net.parameters()))
 
+
+
+def test_train_more_keeps_the_earlier_weights_when_it_does_not_beat_their_held_out_loss(noisy_image, tiny):
+    _, noisy = noisy_image
+    run = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": 20}, learning_rate=3e-3))
+    list(run)
+    before = [p.detach().clone() for p in run.model.net.parameters()]
+    best_step = run.model.spec.history["best_step"]
+    # a learning rate far too high wrecks the weights: every held-out loss of this run is worse
+    more = nb.train(noisy, TrainConfig(axes="YX", **{**tiny, "steps": 4}, learning_rate=0.08), model=run.model)
+    events = list(more)
+    assert all(torch.equal(a, b) for a, b in zip(before, run.model.net.parameters()))
+    assert events[-1].best_step == 0 and run.model.spec.history["best_step"] == best_step
+    assert run.model.spec.history["steps"] == 24
 
 @pytest.mark.parametrize("scale, three_d, spatial_ndim, words", [
     ((2.5, 0.5, 0.5), None, 2, "5.0x"),  # anisotropic: slices

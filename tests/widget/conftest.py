@@ -1,6 +1,8 @@
 """Fixtures for the dock widget tests: a viewer with a tiny noisy image, the widget docked with
 settings small enough that a training run takes a fraction of a second per step."""
 
+import math
+
 import numpy as np
 import pytest
 from qtpy.QtCore import QThreadPool
@@ -47,6 +49,7 @@ def make_widget(viewer, qtbot):
         viewer.window.add_dock_widget(widget)
         widget.preview_every_s = 0.05
         widget.double_click_s = 0.05
+        widget.few_steps, widget.worse_below_db = 0, -math.inf  # tiny runs: judged only where a test asks
         widget.form.features.value = 8
         widget.form.patch_size.value = 16
         widget.form.batch_size.value = 4

@@ -1,10 +1,14 @@
 """napari's title-bar "x" asks before it discards an unsaved model, as closing the dock does; the
 question offers Discard or Cancel, Cancel first."""
 
+import re
+
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication, QDockWidget, QPushButton
 
 from napari_blindspot._widget import _models
+
+from .conftest import noisy, wait_idle
 
 
 ASK = _models.confirm  # the real question (the fixtures answer it without showing it)
@@ -76,3 +80,40 @@ def test_the_question_offers_discard_or_cancel_and_cancel_is_the_default(qtbot):
     QTimer.singleShot(200, answer)
     assert ASK(None, "Close the denoising dock? ...") is False
     assert seen == {"buttons": ["Cancel", "Discard"], "default": "Cancel"}
+
+
+def _training(viewer, make_widget, qtbot, steps: int):
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(seconds=300)
+    widget.controls.train_button.click()
+    qtbot.waitUntil(lambda: widget.busy and widget._res.job.steps >= steps, timeout=60_000)
+    return widget
+
+
+def _steps_in(question: str) -> int:
+    return int(re.search(r"(\d+) steps\)", question).group(1))
+
+
+def test_closing_the_viewer_while_training_asks_and_cancel_keeps_it_training(viewer, make_widget, qtbot, monkeypatch):
+    widget = _training(viewer, make_widget, qtbot, steps=3)
+    asked = _ask(monkeypatch, False)
+    viewer.window._qt_window.close()
+    assert len(asked) == 1 and "Close the viewer" in asked[0] and "not saved" in asked[0]
+    assert _steps_in(asked[0]) >= 3  # the steps done so far, not the history's 0
+    assert widget.busy and not widget._res.released and viewer.window._qt_viewer.canvas is not None
+    widget.stop()
+    wait_idle(qtbot, widget)
+
+
+def test_closing_the_dock_while_training_counts_the_steps_done_so_far(viewer, make_widget, qtbot, monkeypatch):
+    widget = _training(viewer, make_widget, qtbot, steps=3)
+    asked = _ask(monkeypatch, False)
+    assert not widget.close() and len(asked) == 1 and _steps_in(asked[0]) >= 3
+    widget.stop()
+    wait_idle(qtbot, widget)
+
+
+def test_closing_the_viewer_from_python_asks_nothing(viewer, trained, monkeypatch):
+    asked = _ask(monkeypatch, False)
+    viewer.close()  # the canvas is closed first: too late to keep the window
+    assert asked == []

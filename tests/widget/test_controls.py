@@ -75,8 +75,11 @@ def test_config_follows_the_controls(viewer, make_widget):
     widget.form.noise.value = "gaussian"
     widget.form.sigma.value = 12.5
     widget.form.seed.value = 7
+    assert widget.form.precision in list(widget.form.advanced) and widget.form.precision.label == "Precision"
+    widget.form.precision.value = "bfloat16"
     config = widget.form.config("ZYX", layer)
     assert (config.method, config.noise, config.sigma, config.seed) == ("hqssl", "gaussian", 12.5, 7)
+    assert config.precision == "bfloat16"
     assert (config.steps, config.time_budget_s) == (250, None)
     assert (config.features, config.patch_size, config.batch_size) == (8, 16, 4)
     assert config.learning_rate is None and config.device == "auto"
@@ -96,7 +99,7 @@ def test_z_row_shows_what_auto_decides_from_the_voxel_size_and_passes_the_choice
 
     layer.scale = (2.0, 1.0, 1.0)  # the user corrects the voxel size: the decision follows
     widget.form.device.value = "cpu"
-    assert "2.0x the pixel size, but 3D training is ~9x slower per voxel on the CPU" in widget.form.z_hint.value
+    assert "2.0x the pixel size, but 3D training is much slower per voxel on the CPU" in widget.form.z_hint.value
     widget.form.z_mode.value = "2D slices"  # an explicit choice wins
     assert widget.form.config("ZYX", layer).three_d is False
     assert widget.form.z_hint.value.startswith("2D slices, as set. Auto: Z spacing is 2.0x")
@@ -129,3 +132,50 @@ def test_display_range_leaves_out_the_extreme_pixels_and_never_collapses():
     image = np.linspace(0.0, 1000.0, 100_001).reshape(1, -1)
     assert display_range(image) == pytest.approx((1.0, 999.0))  # the 0.1 and 99.9 percentiles
     assert display_range(np.full((4, 4), 7.0)) == (7.0, 8.0)  # a flat image still gets a valid range
+
+
+def test_advanced_sizes_read_auto_until_set_and_reach_the_config_as_whole_numbers(viewer, make_widget):
+    layer = viewer.add_image(noisy((32, 32)), name="noisy")
+    form = make_widget().form
+    for field in (form.patch_size, form.batch_size, form.features):
+        field.value = 0
+        assert field.native.text() == "auto"
+    config = form.config("YX", layer)
+    assert (config.patch_size, config.batch_size, config.features) == (None, None, None)
+    form.patch_size.value, form.batch_size.value, form.features.value = 24, 3, 12
+    assert form.patch_size.native.text() == "24"
+    config = form.config("YX", layer)
+    assert (config.patch_size, config.batch_size, config.features) == (24, 3, 12)
+    assert all(type(v) is int for v in (config.patch_size, config.batch_size, config.features))
+
+
+def test_a_wrong_axes_string_says_why_under_the_field(viewer, make_widget):
+    viewer.add_image(noisy((8, 32, 32)), name="stack")
+    form = make_widget().form
+    form.axes.value = "YX"
+    assert not form.axes_hint.native.isHidden() and form.axes_hint.value.startswith("Not these axes:")
+    assert "do not match" in form.axes_hint.value
+    form.axes.value = "TYX"
+    assert "Not these axes" not in form.axes_hint.value
+
+
+def test_many_channels_are_questioned_under_the_axes(viewer, make_widget):
+    viewer.add_image(noisy((10, 32, 32)), name="frames")
+    form = make_widget().form
+    form.axes.value = "CYX"
+    assert not form.axes_hint.native.isHidden() and "10 channels" in form.axes_hint.value and "10 networks" in form.axes_hint.value
+    viewer.add_image(noisy((2, 32, 32)), name="two stains")
+    form.image.value = viewer.layers["two stains"]
+    form.axes.value = "CYX"
+    assert "channels (C)" not in form.axes_hint.value  # a few channels are what C is for
+
+
+def test_after_the_source_is_removed_the_pickers_prefer_a_visible_layer_to_a_hidden_clean_one(viewer, make_widget):
+    from napari_blindspot._widget._layers import OURS
+
+    viewer.add_image(np.zeros((32, 32), np.float32), name="noisy [clean]", visible=False)  # as the samples add
+    raw = viewer.add_image(noisy((32, 32)), name="noisy")
+    result = viewer.add_image(noisy((32, 32)), name="noisy [n2v denoised]", metadata={OURS: {"kind": "result"}})
+    widget = make_widget()
+    viewer.layers.remove(raw)
+    assert widget.controls.apply_picker.value is result

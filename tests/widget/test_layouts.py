@@ -1,4 +1,4 @@
-"""The dock widget on stacks of several layouts, and its choice of one model for all channels
+"""The dock widget on stacks of several layouts (a result with channels: one layer per channel), and its choice of one model for all channels
 or one per channel. Tiny stacks, two training steps; where HQ-SSL trains, a bright box must come
 out where it was (its posterior shows it after two steps, N2V's output does not yet)."""
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import napari_blindspot as nb
+from napari_blindspot._widget._layers import OURS
 
 from structures import assert_box_in_place, box_mask
 
@@ -37,7 +38,14 @@ def test_train_gives_a_result_of_the_source_layout_and_units(viewer, make_widget
     widget.controls.train_button.click()
     wait_idle(qtbot, widget, timeout=60_000)  # generous: CI machines may be busy
     assert not [n for n in notes if n[0] == "error"]
-    result = viewer.layers[f"stack [{widget.model.method} denoised]"].data
+    name = f"stack [{widget.model.method} denoised]"
+    if "C" in axes:  # one layer per channel, each with its own contrast
+        layers = [viewer.layers[f"{name} C{c}"] for c in range(shape[axes.index("C")])]
+        assert len({tuple(layer.contrast_limits) for layer in layers}) == len(layers)
+        assert all(layer.metadata[OURS]["channel"] == c for c, layer in enumerate(layers))
+        result = np.stack([layer.data for layer in layers], axis=axes.index("C"))
+    else:
+        result = viewer.layers[name].data
     assert result.shape == image.shape and result.dtype == np.float32
     assert widget.model.net.groups == (shape[axes.index("C")] if channels == "one model per channel" else 1)
     if "C" in axes:

@@ -1,7 +1,10 @@
 """What the widget shows and asks: status beside the busy bar, raw layers first, questions before
 a model is lost, results named by steps, HQ-SSL's noise in the image's units."""
 
+import re
+
 import numpy as np
+import pytest
 
 from napari_blindspot._widget import _models
 from napari_blindspot._widget._layers import OURS
@@ -129,7 +132,9 @@ def test_learned_noise_reads_in_the_image_units():
         "gaussian noise σ 14.9 (image units)"
     text = describe_noise({"kind": "poisson-gaussian", "gain": [0.81, 1.2], "offset": [12.0, -3.0],
                            "read_sigma": [3.46, None]})
-    assert text == "poisson-gaussian noise gain 0.81 / 1.2, offset 12 / -3, read σ 3.46 / ? (image units)"
+    assert text == ("poisson-gaussian noise: variance = 0.81 × intensity + 12 / 1.2 × intensity - 3, "
+                    "read σ 3.46 / ? (image units)")  # a variance line: its intercept is no camera offset
+    assert describe_noise({"kind": "poisson", "gain": [1.17]}) == "poisson noise: variance = 1.17 × intensity (image units)"
     assert describe_noise(None) == "" and describe_noise({"kind": "gaussian", "sigma": None}) == ""
 
 
@@ -137,8 +142,15 @@ def test_the_hqssl_model_line_shows_the_learned_sigma(viewer, trained_hqssl):
     widget = trained_hqssl
     text = widget.controls.model_label.text()
     noise = widget.model.spec.noise_params
-    assert describe_noise(noise) in text and text.endswith("(image units)")
-    learned = [v for key in ("sigma", "gain", "offset") for v in noise.get(key) or []]
-    assert learned and np.isfinite(learned).all()
+    assert text.endswith("(image units)")
+    assert f", {noise['kind']} noise " in text
+    names = {"sigma": "σ", "gain": "gain", "offset": "offset", "read_sigma": "read σ"}
+    shown = {key: float(re.search(rf"(?<![a-z]){names[key]} (-?[0-9.e+-]+)", text).group(1))
+             for key in names if (noise.get(key) or [None])[0] is not None}
+    assert shown  # at least one learned parameter, each read back to three digits
+    for key, value in shown.items():
+        assert np.isfinite(value) and value == pytest.approx(noise[key][0], rel=5e-3, abs=1e-9)
     std = viewer.layers["noisy [uncertainty]"]
     assert "standard deviation" in std.metadata[OURS]["means"]
+    assert std.metadata[OURS]["units"] == "σ, in the image's intensity units"
+    assert "uncertainty layer: σ, in the image's intensity units" in widget.controls.status_label.text()

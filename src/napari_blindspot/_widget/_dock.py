@@ -14,6 +14,7 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
+from superqt.utils import qdebounced
 
 from ..core import methods
 from . import _jobs
@@ -22,11 +23,12 @@ from ._form import SettingsForm, on_gpu
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
 from ._model_actions import ModelActions
-from ._lifecycle import Job, Resources, follow_docking, gc_freeze, gc_thaw
+from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, gc_freeze, gc_thaw
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
-from ._results import add_result, add_uncertainty, describe_model, done_text
+from ._results import add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
+from ._verdict import FEW_STEPS, budget_warning, doubt, how_it_ended
 
 
 class DenoiseWidget(ModelActions, QWidget):
@@ -34,6 +36,8 @@ class DenoiseWidget(ModelActions, QWidget):
 
     preview_every_s = 2.0  # seconds between live previews (the core stretches it if previews are slow)
     double_click_s = 0.4  # a second click on Train this soon after starting is not a Stop
+    few_steps = FEW_STEPS  # a run of fewer steps gives no result to trust (tests lower it)
+    worse_below_db = 0.0  # ...nor one whose final estimated gain is below this
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
@@ -76,9 +80,8 @@ class DenoiseWidget(ModelActions, QWidget):
 
         self._ui_timer = QTimer(self)  # runs while a job runs: plot redraws, prediction progress
         self._ui_timer.setInterval(200)
-        self._region_timer = QTimer(self)  # debounces dims/camera changes into preview regions
-        self._region_timer.setSingleShot(True)
-        self._region_timer.setInterval(150)
+        # dims/camera changes, debounced into one preview region
+        self._push_region_soon = qdebounced(self._push_preview_region, timeout=150, parent=self)
 
     def _connect(self) -> None:
         self.layers.on_change = lambda: self.form.set_skipped(self.layers.skipped())
@@ -92,7 +95,6 @@ class DenoiseWidget(ModelActions, QWidget):
         self.controls.export_button.clicked.connect(self._on_export)
         self.controls.apply_button.clicked.connect(self._on_apply)
         self._ui_timer.timeout.connect(self._tick)
-        self._region_timer.timeout.connect(self._push_preview_region)
 
         res, viewer = self._res, self.viewer
         camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9: viewer.scene.camera
@@ -102,8 +104,10 @@ class DenoiseWidget(ModelActions, QWidget):
         for emitter in (viewer.dims.events.current_step, viewer.dims.events.ndisplay,
                         camera.events.center, camera.events.zoom):
             res.connect(emitter, self._schedule_preview_region)
+        asker = AskBeforeViewerCloses(viewer, lambda: self._may_discard_model("Close the viewer"))
         # the widget's layers go while the GL workaround still holds
-        res.closers += [self.preview.remove, self.layers.disconnect, self.form.disconnect, self.controls.loss_plot.shutdown]
+        res.closers += [asker.remove, self.preview.remove, self.layers.disconnect, self.form.disconnect,
+                        self.controls.loss_plot.shutdown]
         self.destroyed.connect(res.release)
 
     # -- state ------------------------------------------------------------------------------
@@ -203,16 +207,21 @@ class DenoiseWidget(ModelActions, QWidget):
             self._set_state("predicting")
             self.controls.status("Denoising the whole image…" if job.kind == "train" else f"Denoising '{job.source.name}'…", 0, 0)
         elif isinstance(event, _jobs.Result):
-            job.finished_with_result, job.phase = True, "done"
+            job.finished_with_result, job.phase, applied = True, "done", job.kind == "apply"
+            verdict = None if applied else doubt(job.final, self._step_offset + job.steps, self.few_steps, self.worse_below_db)
             self.results = add_result(self.viewer, event, job.source, job.axes, self.model_folder,
-                                      reuse=self.preview.take(), uncertainty=False)
+                                      reuse=self.preview.take(), uncertainty=False,
+                                      tag=verdict and verdict[0], applied=applied)
             if event.uncertainty is not None:  # one layer add per turn of the event loop
-                self._pending = (event, job.source, self.results[0].name, job.axes, self.model_folder)
+                self._pending = (event, job.source, base_name(self.results[0]), job.axes, self.model_folder, applied)
                 QTimer.singleShot(0, self._add_uncertainty)
             self.model = event.model
             gain = estimate_text(job.gain_db if job.kind == "train" else None)
-            self.controls.status(done_text(event), 1, 1,
-                                 detail=joined(gain, true_text(self.viewer, job.source, event.denoised)))
+            if verdict:
+                show_warning(verdict[1])
+            self.controls.status(done_text(event, job.source.name if applied else "", verdict and verdict[0]), 1, 1,
+                                 detail=joined(verdict and verdict[1], how_it_ended(job.final, job.run, self._step_offset), gain,
+                                               true_text(self.viewer, job.source, event.denoised), uncertainty_text(event)))
         else:
             self._on_progress(event, job)
 
@@ -224,7 +233,11 @@ class DenoiseWidget(ModelActions, QWidget):
 
     def _on_progress(self, p, job: Job) -> None:
         """Steps count the model's whole history, in the bar as in the plot."""
-        step = self._step_offset + p.step
+        step, job.steps = self._step_offset + p.step, p.step
+        if p.done:
+            job.final = p
+        elif warning := budget_warning(p, job, self.few_steps):
+            show_warning(warning)
         if p.val_loss is not None:  # a validation: its estimate, or that the gain cannot be told
             job.gain_db = (p.estimated_psnr_gain_db, p.estimated_psnr_gain_db_interval)
         self.controls.loss_plot.add(step, p.loss, p.val_loss)
@@ -270,7 +283,7 @@ class DenoiseWidget(ModelActions, QWidget):
 
     def _schedule_preview_region(self, event=None) -> None:
         if self._res.job is not None and self._res.job.kind == "train":
-            self._region_timer.start()
+            self._push_region_soon()
 
     def _push_preview_region(self) -> None:
         job = self._res.job

@@ -33,6 +33,7 @@ CHANNELS_TIP = (
     "another. Slower: with N channels, a step costs about N times as much."
 )
 AXES_TIP = "Axes of the image: S, T, C, Z, Y, X (last two are usually YX)."
+MANY_CHANNELS = 4  # more channels than this are more likely frames or planes typed as C
 ERROR_STYLE = "QLineEdit { border: 1px solid #e0443e; }"
 NOTE_STYLE = "color: #a0a4aa;"
 
@@ -204,16 +205,19 @@ class SettingsForm:
         self.axes.native.setStyleSheet(ERROR_STYLE if problem else "")
         self.axes.tooltip = problem or AXES_TIP
         has_c = problem is None and "C" in text.upper()
+        hint = self._found[1] if text.upper().strip() == self._found[0] else ""
+        if has_c and (count := layer_data(self.image.value).shape[text.upper().strip().index("C")]) > MANY_CHANNELS:
+            hint = (f"{count} channels (C): each is denoised as a channel, with 'one model per channel' "
+                    f"{count} networks. Frames or planes? Type T or Z for that axis instead.")
+        hint = f"Not these axes: {problem.rstrip('.')}." if problem else hint  # shown, not only in the tooltip
+        self.axes_hint.value, self.axes_hint.visible = hint, bool(hint)
         self.channels.visible = self.channels.enabled = has_c
         self.show_z_choice()
 
     def show_axes_line(self, event=None) -> None:
-        """Under the axes: where they came from (a guess says what it assumed), then the neighbour
-        planes the stack will get ("T: 2 planes on each side"), or why none."""
-        text = self.axes.value.upper().strip()
-        hint = self._found[1] if text == self._found[0] else ""
-        self.axes_hint.value, self.axes_hint.visible = hint, bool(hint)
-        planes = self.planes_choice(text)
+        """Under the axes' hint: the neighbour planes the stack will get ("T: 2 planes on each
+        side"), or why none."""
+        planes = self.planes_choice(self.axes.value.upper().strip())
         self.planes_hint.value, self.planes_hint.visible = planes, bool(planes)
 
     def planes_choice(self, axes: str) -> str:

@@ -74,7 +74,8 @@ class LayerChoices:
             shown = [layer for layer in raw if layer.visible]  # e.g. not a sample's hidden clean image
             if chosen is self._picked.get(id(combo)) and chosen not in shown and shown:
                 chosen = None  # our own pick of a hidden layer (a sample's clean one, added first) gives way
-            pick = chosen if chosen in layers else (shown or raw or layers or [None])[-1]
+            visible = [layer for layer in layers if layer.visible]  # before a hidden raw one, e.g. '[clean]'
+            pick = chosen if chosen in layers else (shown or visible or raw or layers or [None])[-1]
             if pick is not None:
                 combo.value = pick
         self._picked[id(combo)] = pick if pick is not chosen else self._picked.get(id(combo))

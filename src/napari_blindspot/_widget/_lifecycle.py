@@ -6,6 +6,8 @@ import gc
 import time
 from dataclasses import dataclass, field
 
+from qtpy.QtCore import QEvent, QObject
+
 from . import _jobs
 
 _jobs_running = 0  # across all dock widgets of the process
@@ -58,6 +60,28 @@ def follow_docking(widget, resources: "Resources", may_close) -> None:
         resources.release()
 
 
+class AskBeforeViewerCloses(QObject):
+    """On the viewer's main window: closing it (its "x", File > Close Window, Quit) asks first,
+    as closing the dock does; `viewer.close()` from Python has closed the canvas already: too late."""
+
+    def __init__(self, viewer, may_close):
+        super().__init__()
+        self.window, self.canvas, self.may_close = viewer.window._qt_window, viewer.window._qt_viewer, may_close
+        self.window.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Close and not self.canvas.isHidden() and not self.may_close():
+            event.ignore()
+            return True  # napari's own closeEvent never sees it: the window stays
+        return False
+
+    def remove(self) -> None:
+        try:
+            self.window.removeEventFilter(self)
+        except RuntimeError:  # the window is gone already
+            pass
+
+
 @dataclass
 class Job:
     """A training run or a model being applied."""
@@ -72,6 +96,10 @@ class Job:
     stop_requested: bool = False
     finished_with_result: bool = False
     gain_db: tuple | None = None  # the latest held-out estimate of the PSNR gain: (gain or None, interval or None)
+    steps: int = 0  # steps this run has done so far
+    final: object = None  # the run's last Progress event (done=True): the kept weights' estimate
+    first_step_s: float = 0.0  # for the budget warning (_verdict.budget_warning), said once
+    budget_said: bool = False
     started_at: float = field(default_factory=time.monotonic)
 
     def stop(self, cancel: bool = False) -> None:

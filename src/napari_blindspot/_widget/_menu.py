@@ -1,5 +1,5 @@
-"""napari's layer context menu: "Denoise with current model" (the open dock's model on the
-selected layer) and "Open the denoising dock"."""
+"""Layers > Filter > "Denoise with current model" (the open dock's model on the selected layer),
+and the dock opened under the one name napari's Plugins menu gives it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from napari.layers import Image, Layer
 from napari.utils.notifications import show_info, show_warning
 from napari.viewer import Viewer
 
-PLUGIN, DOCK_NAME = "napari-blindspot", "Self-supervised denoising"  # as in napari.yaml
+PLUGIN, DISPLAY_NAME, DOCK_NAME = "napari-blindspot", "Blindspot denoising", "Self-supervised denoising"  # napari.yaml
+DOCK_TITLE = f"{DOCK_NAME} ({DISPLAY_NAME})"  # napari's Plugins menu names (and toggles) the dock so
 
 
 def find_dock(viewer):
@@ -20,9 +21,18 @@ def find_dock(viewer):
 
 
 def open_dock(viewer: Viewer):
-    """Show the dock (added once; napari raises the one already there)."""
+    """Show the dock: the one already there, else a new one under the Plugins menu's name (napari's
+    `add_plugin_dock_widget` would name it by the package, and the Plugins menu would add a second)."""
+    from ._dock import DenoiseWidget
+
     viewer = getattr(viewer, "__wrapped__", viewer)
-    return find_dock(viewer) or viewer.window.add_plugin_dock_widget(PLUGIN, DOCK_NAME)[1]
+    if (widget := find_dock(viewer)) is not None:
+        if (dock := viewer.window._wrapped_dock_widgets.get(DOCK_TITLE)) is not None:
+            dock.show()
+        return widget
+    widget = DenoiseWidget(viewer)
+    viewer.window.add_dock_widget(widget, name=DOCK_TITLE, area="right")
+    return widget
 
 
 def denoise_with_current_model(viewer: Viewer, layer: Layer) -> None:
@@ -37,7 +47,7 @@ def denoise_with_current_model(viewer: Viewer, layer: Layer) -> None:
         if dock is None:
             open_dock(viewer)
         show_info("No model yet: train or load one in the denoising dock first, then denoise "
-                  f"'{layer.name}' from this menu.")
+                  f"'{layer.name}' with Layers > Filter > Denoise with current model.")
         return
     if dock.busy:
         show_warning("The denoising dock is busy: wait for it, or stop it, then try again.")

@@ -14,7 +14,9 @@ class ModelActions:
     """Mixed into DenoiseWidget: what its model buttons do (it provides model, busy, form, ...)."""
 
     def _may_discard_model(self, doing: str) -> bool:
-        return _models.may_discard(self, self.model, self.model_saved, doing)
+        job = self._res.job
+        steps = self._step_offset + job.steps if job is not None and job.kind == "train" and job.steps else None
+        return _models.may_discard(self, self.model, self.model_saved, doing, steps)
 
     def _remember_folder(self, folder: str) -> None:
         """The model now lives in `folder`: the layers it made last say so too."""

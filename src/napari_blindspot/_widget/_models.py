@@ -21,12 +21,13 @@ def confirm(parent, question: str, action: str = "Discard") -> bool:
     return box.clickedButton() is chosen
 
 
-def may_discard(parent, model, saved: bool, doing: str) -> bool:
-    """True when there is no unsaved model, or the user agrees to lose it."""
+def may_discard(parent, model, saved: bool, doing: str, steps: int | None = None) -> bool:
+    """True when there is no unsaved model, or the user agrees to lose it (of `steps` steps, when
+    training counts them still: its history has them only at the end)."""
     if model is None or saved:
         return True
-    return confirm(parent, f"{doing}? The current model ({model.method}, {model.spec.history.get('steps', 0)} "
-                           "steps) is not saved and will be lost.")
+    steps = model.spec.history.get("steps", 0) if steps is None else steps
+    return confirm(parent, f"{doing}? The current model ({model.method}, {steps} steps) is not saved and will be lost.")
 
 
 def save(parent, model, folder: str) -> bool:

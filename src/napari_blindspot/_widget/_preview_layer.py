@@ -1,4 +1,4 @@
-"""The `<source> [preview]` layer: added at Train, updated in place, removed with the result."""
+"""The `<source> [preview]` layer: added at Train, updated in place, and at the end it becomes the result."""
 
 from __future__ import annotations
 

@@ -32,11 +32,12 @@ from torch import nn
 
 from .unet import UNet, cat_groups, check_layout
 
-# HQ-SSL widths. "cpu"/"gpu": chosen on one image (docs/methods.md, "Network size");
-# "reference": the paper's widths, which overfit one image (same section), so no default.
+# HQ-SSL widths. "cpu" and "gpu" name one small network, chosen on one image; wider ones
+# overfit it on a GPU (docs/methods.md, "Network size"). "reference": the paper's widths.
+_SMALL = dict(features=16, decoder_features=16, depth=3)
 PRESETS = {
-    "cpu": dict(features=16, decoder_features=16, depth=3),
-    "gpu": dict(features=16, decoder_features=16, depth=3),
+    "cpu": _SMALL,
+    "gpu": _SMALL,
     "reference": dict(features=48, decoder_features=96, depth=5),
 }
 

@@ -18,7 +18,7 @@ METHODS = methods.names()  # the registry's (methods/__init__.py), in the order 
 NOISE_MODELS = ("auto", "gaussian", "poisson", "poisson-gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CHANNEL_MODES = ("independent", "joint")
-NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths, see blindspot.PRESETS
+NETWORK_PRESETS = ("cpu", "gpu", "reference")  # HQ-SSL widths; cpu and gpu are one network
 PRECISIONS = ("auto", "float32", "bfloat16")
 MIN_SIDE = 16  # smallest image side (pixels) we train on
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit
@@ -84,8 +84,8 @@ class TrainConfig:
                                   high=256, step=4, auto=True)
     depth: int | None = _field(None, label="Network depth", help="levels of the UNet", cli="--depth",
                                widget="advanced", low=1, high=6, auto=True)
-    network_preset: str | None = _field(None, label="HQ-SSL widths", help="HQ-SSL network widths (default: by "
-                                        "device)", cli="--network-preset", choices=NETWORK_PRESETS,
+    network_preset: str | None = _field(None, label="HQ-SSL widths", help="HQ-SSL network widths (default: the "
+                                        "small cpu/gpu network)", cli="--network-preset", choices=NETWORK_PRESETS,
                                         why="the widget offers width and depth, which cover the presets")
     three_d: bool | None = _field(None, label="Z", help="train Z in 3D or slice by slice (default: by the "
                                   "voxel size)", cli="--3d/--2d", widget="custom")
@@ -102,7 +102,7 @@ class TrainConfig:
                                         cli="--context-planes", widget="advanced", low=0,
                                         high=MAX_CONTEXT_PLANES, auto=True)
     precision: str = _field("auto", label="Precision", help="arithmetic of the network (auto: bfloat16 where "
-                            "the CPU supports it)", cli="--precision", widget="advanced", choices=PRECISIONS)
+                            "the CPU or GPU has it; weights, losses and HQ-SSL's head stay float32)", cli="--precision", widget="advanced", choices=PRECISIONS)
     preview_every_s: float | None = _field(2.0, label="Preview every (s)", help="seconds between previews",
                                            why="the widget's preview pace is kept within a share of training "
                                            "time; the command line shows no preview")
@@ -213,6 +213,23 @@ def validate_image(image) -> None:
         raise ValueError(f"images must have 2 to 6 dimensions (axes from S, T, C, Z, Y, X), got shape {tuple(shape)}")
     if 0 in shape:
         raise ValueError(f"the image is empty (shape {tuple(shape)})")
+    if isinstance(image, np.ma.MaskedArray):
+        raise TypeError("the image is a masked array, whose mask no method would see: fill the masked pixels "
+                        "(image.filled(value)) or pass image.data")
+
+
+def refuse_upscaled(block: np.ndarray) -> None:
+    """Refuse an image whose pixels repeat in 2x2 blocks (nearest-neighbour upscaled): its noise is
+    not independent between neighbours, which every self-supervised method needs. `block`: a
+    central crop, (C, ..., Y, X)."""
+    y, x = block.shape[-2] // 2 * 2, block.shape[-1] // 2 * 2
+    b = block[..., :y, :x]
+    if y < 8 or x < 8 or b.min() == b.max():
+        return  # too small to tell, or constant (refused with its own words)
+    if np.array_equal(b[..., 0::2, :], b[..., 1::2, :]) and np.array_equal(b[..., :, 0::2], b[..., :, 1::2]):
+        raise ValueError("every pixel of the image is repeated in 2x2 blocks (a nearest-neighbour upscaled "
+                         "image): its noise is not independent between pixels, so it cannot be denoised "
+                         "self-supervised; denoise the original recording before it was upscaled")
 
 
 def validate_second(second, image):
@@ -221,4 +238,12 @@ def validate_second(second, image):
     if tuple(second.shape) != tuple(image.shape):
         raise ValueError(f"the second recording has shape {tuple(second.shape)} and the first "
                          f"{tuple(image.shape)}: N2N needs two recordings of the same field, alike in shape")
+    for index in np.ndindex(*second.shape[:-2]) if len(second.shape) > 2 else [()]:  # plane by plane: lazy stays lazy
+        if not np.isfinite(np.asarray(second[index])).all():
+            raise ValueError(f"the second recording holds NaN or Inf values (plane {index}): replace them "
+                             "(e.g. np.nan_to_num) first")
+    probe = tuple(slice(None, None, max(1, s // 64)) for s in image.shape)  # a spread-out sample of pixels
+    if np.array_equal(np.asarray(second[probe]), np.asarray(image[probe])):
+        raise ValueError("the second recording is the same as the first: N2N needs a second, independent "
+                         "recording of the same field (or use n2v on one)")
     return second

@@ -79,9 +79,9 @@ def choose_three_d(axes: str, shape: tuple[int, ...], scale: tuple[float, ...] |
 
     3D when the Z spacing is at most `MAX_Z_ANISOTROPY_3D` times the mean Y/X spacing and Z has
     at least `MIN_Z_PLANES_3D` planes. Without a scale the voxels are taken as isotropic.
-    On the CPU (`gpu=False`) near-isotropic stacks are still trained slice by slice: there a 3D
-    convolution costs ~9x more per voxel than a 2D one, and in 60 s runs on an isotropic stack
-    2D slices gave 1.5-2 dB more than 3D (docs/benchmarks.md, "3D stacks").
+    On the CPU (`gpu=False`) near-isotropic stacks are still trained slice by slice: a 3D
+    convolution costs many times more per voxel there, so short 3D runs lose to 2D slices
+    (docs/benchmarks.md, "3D stacks").
     """
     if "Z" not in axes:
         return False, "no Z axis: trained plane by plane in 2D"
@@ -96,7 +96,7 @@ def choose_three_d(axes: str, shape: tuple[int, ...], scale: tuple[float, ...] |
     if round(ratio, 6) > MAX_Z_ANISOTROPY_3D:  # rounded: 0.6 / 0.2 is 3, not 3.0000000000000004
         return False, f"{spacing}: trained slice by slice in 2D"
     if not gpu:
-        return False, (f"{spacing}, but 3D training is ~9x slower per voxel on the CPU: trained slice "
+        return False, (f"{spacing}, but 3D training is much slower per voxel on the CPU: trained slice "
                        "by slice in 2D (choose 3D for long runs)")
     return True, f"{spacing}: trained in 3D"
 
@@ -257,6 +257,10 @@ def measure_normalisation(view: StackView, max_values: int = 2**24, seed: int = 
             blocks.append(view.read(int(rng.integers(view.n_samples)), region).reshape(view.channels, -1))
         stacked = np.concatenate(blocks, axis=1).astype(np.float64)
         values = list(stacked)
+    peak = max((float(np.abs(v).max()) for v in values if v.size), default=0.0)
+    if math.isfinite(peak) and peak > float(np.finfo(np.float32).max):
+        raise ValueError(f"the image holds values up to {peak:.3g}, beyond float32's range (3.4e38) that "
+                         "training computes in: rescale it (e.g. image / image.max()) first")
     with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are refused just below, without a warning
         mean = tuple(float(v.mean()) for v in values)
         std = tuple(float(v.std()) for v in values)

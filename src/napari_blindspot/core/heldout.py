@@ -148,7 +148,7 @@ class ValidationSet:
         count = 0
         for i in range(len(self.targets)):
             y = self.targets[i : i + 1].double()
-            out = model.net(self.inputs[i : i + 1].contiguous(memory_format=model.memory_format)).double()
+            out = model.forward(self.inputs[i : i + 1]).double()
             held = self.held[i : i + 1].expand_as(y)
             noise_var = self.pair_var[i : i + 1] if self.pair_var is not None else self.noise_map[i : i + 1].double()
             loss, mse, noise_var, slope = self.algorithm.heldout_terms(model, out, y, noise_var)

@@ -28,12 +28,13 @@ def unit_chunks(shape: tuple[int, ...], axes: str, spatial_ndim: int) -> tuple[i
 
 
 def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size: int = 4,
-                 return_uncertainty: bool = False):
+                 return_uncertainty: bool = False, tta=None):
     """`model.predict(image, axes)` as a lazy float32 dask array of the image's shape.
 
     `image` may be numpy, dask or zarr (anything with shape, dtype and slicing); it is read one
     chunk at a time. With `return_uncertainty` (HQ-SSL), returns ``(denoised, std)``; both come
     from the same per-chunk task, so a dask cache (napari keeps one) computes each chunk once.
+    `tta` as in `Model.predict`, decided for the whole image (a large one: one view), not per chunk.
     """
     import dask.array as da
 
@@ -41,6 +42,7 @@ def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size
         raise ValueError(f"uncertainty maps come from HQ-SSL's posterior; this model is {model.method}")
     view, _, _ = model.tiling(image, axes, tile)  # validates axes and channels up front
     axes, frozen = view.axes, copy.deepcopy(model)
+    views = model.views(tta, view.n_samples * int(np.prod(view.spatial_shape)))
     chunks = unit_chunks(tuple(image.shape), axes, model.spec.spatial_ndim)
     if isinstance(image, da.Array):
         source = image.rechunk(chunks)
@@ -52,13 +54,13 @@ def predict_lazy(model, image, axes: str | None = None, *, tile=None, batch_size
 
     if not return_uncertainty:
         def one(*blocks, block_info=None):
-            return predict(blocks, block_info=block_info, tile=tile, batch_size=batch_size)
+            return predict(blocks, block_info=block_info, tile=tile, batch_size=batch_size, tta=views)
 
         return da.map_blocks(one, *sources, dtype=np.float32, meta=meta, name=name)
 
     def both(*blocks, block_info=None):
         return np.stack(predict(blocks, block_info=block_info, tile=tile, batch_size=batch_size,
-                                return_uncertainty=True))
+                                return_uncertainty=True, tta=views))
 
     stacked = da.map_blocks(both, *sources, dtype=np.float32, new_axis=0, chunks=((2,),) + source.chunks,
                             meta=np.empty((0,) * (image.ndim + 1), np.float32), name=name)

@@ -7,13 +7,14 @@ import torch
 from torch import nn
 
 from . import methods
-from .config import validate_second
+from .config import validate_image, validate_second
 from .data import StackView, validate_axes
 from .defaults import prediction_tiles
 from .device import choose_device
 from .model_io import is_package, read_config, read_weights, unpacked_package, write_model_folder
+from .precision import Precision
 from .predict import PairedView, predict_tiled
-from .tta import averaged
+from .tta import averaged, views_for
 from .spec import ModelFileError, ModelSpec, spec_from_json, spec_to_json
 from .window import window_channels, windowed
 
@@ -40,6 +41,15 @@ class Model:
                  device: torch.device | str = "cpu"):
         self.spec, self.net, self.noise = spec, net, noise
         self.device = torch.device(device)
+        self._precision_setting, self._amp = "float32", True
+        self.precision = Precision("float32", self.device.type)
+
+    def set_precision(self, setting: str = "auto", amp: bool = True) -> "Model":
+        """The number format of the network's forward passes, for training and prediction
+        ("auto", "float32", "bfloat16"; precision.py); chosen again when the model moves."""
+        self.precision = Precision.choose(setting, self.device, amp)
+        self._precision_setting, self._amp = setting, amp
+        return self
 
     @property
     def method(self) -> str:
@@ -57,10 +67,18 @@ class Model:
 
     def to(self, device) -> "Model":
         self.device = torch.device(device)
+        self.set_precision(self._precision_setting, self._amp)
         self.net.to(self.device, memory_format=self.memory_format)
         if self.noise is not None:
             self.noise.to(self.device)
         return self
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The network's output for a normalised batch, computed in `precision`, returned in float32
+        (what the losses, HQ-SSL's head and the statistics read)."""
+        with self.precision.autocast():
+            out = self.net(z.contiguous(memory_format=self.memory_format))
+        return out.float()
 
     @torch.no_grad()
     def denoise_normalised(self, z: torch.Tensor, with_variance: bool = False, views: int = 1):
@@ -81,8 +99,9 @@ class Model:
         """Input channels of one recording: the target plane's, its neighbour planes', the border code's."""
         return window_channels(self.spec.context_planes, self.spec.channels)
 
-    def views(self, tta: bool) -> int:
-        return self.algorithm.default_views if tta else 1
+    def views(self, tta=None, pixels: int | None = None) -> int:
+        """Views to average for `tta` (a number, True, False or None: by the input's `pixels`, tta.py)."""
+        return views_for(self.algorithm.default_views, tta, pixels)
 
     def _predict_batch(self, raw: np.ndarray, with_variance: bool, views: int = 1) -> list[np.ndarray]:
         norm = self.spec.normalisation
@@ -100,20 +119,22 @@ class Model:
 
     def predict(self, image, axes: str | None = None, *, tile: int | tuple[int, ...] | None = None,
                 batch_size: int = 4, return_uncertainty: bool = False, out=None, progress=None,
-                tta: bool = True, second=None, planes: tuple[int, int] | None = None):
+                tta: int | bool | None = None, second=None, planes: tuple[int, int] | None = None):
         """Denoise `image` (numpy, dask or zarr) laid out as `axes` (default: the training axes).
 
         Returns a float32 numpy array of the image's shape, or writes into `out` (e.g. a zarr
         array of that shape) and returns it. With `return_uncertainty`, returns
-        ``(denoised, std)`` where std is the HQ-SSL posterior standard deviation. `tta` averages
-        the prediction over dihedral views (slower, better); `second`, a second recording of the
-        same field and shape (N2N), makes the result the mean of both denoised recordings.
+        ``(denoised, std)`` where std is the HQ-SSL posterior standard deviation. `tta`: the number
+        of dihedral views averaged (slower, better; True: the method's views, False: one, None: the
+        method's views unless the input is large, `tta.views_for`). `second`, a second recording
+        of the same field and shape (N2N), makes the result the mean of both denoised recordings.
         `planes` = (lo, hi), for a model with neighbour planes: predict only those planes along
         its plane axis (the result holds hi - lo of them), reading their neighbours from `image`.
         """
         if return_uncertainty and not self.algorithm.has_uncertainty:
             raise ValueError("uncertainty maps come from HQ-SSL's posterior; this model is "
                              f"{self.spec.method}")
+        validate_image(image)  # complex, bool, object or empty arrays: a clear error, not torch's
         view, tile, margin = self.tiling(image, axes, tile, planes)
         if second is not None:
             view = PairedView(view, self.tiling(validate_second(second, image), axes, tile, planes)[0])
@@ -123,14 +144,17 @@ class Model:
             targets = [np.empty(shape, np.float32) for _ in range(n_out)]
         else:
             targets = [CanonicalWriter(o, view) for o in (out if isinstance(out, (tuple, list)) else (out,))]
-        predict_tiled(view, self.batch_predictor(return_uncertainty, tta), targets, tile, margin, batch_size, progress)
+        views = self.views(tta, view.n_samples * int(np.prod(view.spatial_shape)))
+        predict_tiled(view, self.batch_predictor(return_uncertainty, views), targets, tile, margin, batch_size,
+                      progress)
         if out is not None:
             return out
         results = [view.to_user_layout(t) for t in targets]
         return tuple(results) if return_uncertainty else results[0]
 
-    def batch_predictor(self, with_variance: bool, tta: bool = True):
-        """raw ``(B, C, *tile)`` -> [denoised] or [denoised, posterior std], in input units."""
+    def batch_predictor(self, with_variance: bool, tta=None):
+        """raw ``(B, C, *tile)`` -> [denoised] or [denoised, posterior std], in input units;
+        `tta` as in `views` (for whole inputs, resolve it there first: a tile is no input's size)."""
         views = self.views(tta)
         return lambda raw: self._predict_batch(raw, with_variance, views)
 
@@ -164,12 +188,13 @@ class Model:
         return write_model_folder(path, spec_to_json(self.spec), self.tensors(), overwrite)
 
 
-def load_model(path, device: str = "auto") -> Model:
+def load_model(path, device: str = "auto", precision: str = "auto") -> Model:
     """Load a model folder written by `Model.save`, or the .zip `bmz.export_model` wrote (its
-    attached folder files): JSON + safetensors only, checked before use."""
+    attached folder files): JSON + safetensors only, checked before use. `precision`: the
+    format it predicts in (precision.py)."""
     if is_package(path):
-        with unpacked_package(path) as folder:
-            return load_model(folder, device)
+        with unpacked_package(path, weights_bytes=_weights_bytes) as folder:
+            return load_model(folder, device, precision)
     spec = spec_from_json(read_config(path))
     noise = build_noise_model(spec)  # a few numbers per channel
     with torch.device("meta"):  # the network's shapes, without allocating them
@@ -181,7 +206,16 @@ def load_model(path, device: str = "auto") -> Model:
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
     if noise is not None:
         noise.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("noise.")})
-    return Model(spec, net, noise).to(choose_device(device))
+    return Model(spec, net, noise).to(choose_device(device)).set_precision(precision)
+
+
+def _weights_bytes(config) -> int:
+    """The most bytes a safetensors file of `config`'s network can take (its header aside: 1 MiB)."""
+    spec = spec_from_json(config)
+    with torch.device("meta"):
+        net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+    noise = build_noise_model(spec)
+    return sum(t.numel() * 8 for t in _state(net, noise).values()) + (1 << 20)
 
 
 class CanonicalWriter:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 from contextlib import contextmanager
@@ -30,9 +31,28 @@ def is_model_folder(path) -> bool:
     if not path.is_dir() or {p.name for p in path.iterdir()} != {CONFIG, WEIGHTS}:
         return False
     try:
-        return json.loads((path / CONFIG).read_text()).get("format") == FORMAT
+        return _read_json(path / CONFIG).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _read_json(file: Path):
+    """A config's JSON, never opening a FIFO or device, nor recursing without end (core/ has no
+    `_paths`: the same rules, in two lines)."""
+    if not stat.S_ISREG(os.stat(file).st_mode):
+        raise ModelFileError(f"{file} is not a regular file (a FIFO or a device): it is not read; "
+                             "a model folder holds plain files")
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(PACKAGE_LIMITS[CONFIG] + 1)
+    if len(data) > PACKAGE_LIMITS[CONFIG]:
+        raise ModelFileError(f"{file} is larger than {PACKAGE_LIMITS[CONFIG]} bytes: not a config of ours")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{file} is not valid JSON ({err})") from None
+    except RecursionError:
+        raise ModelFileError(f"{file} is JSON nested too deeply to be a config of ours") from None
 
 
 def check_model_target(path, overwrite: bool = False, name: str = "") -> Path:
@@ -84,12 +104,11 @@ def read_config(path) -> dict:
     if path.is_file():
         raise ModelFileError(f"{path} is a file; a napari-blindspot model is a folder holding "
                              f"{CONFIG} and {WEIGHTS} (pickled .pt/.ckpt files are never loaded)")
-    if not (path / CONFIG).is_file() or not (path / WEIGHTS).is_file():
+    if not (path / CONFIG).exists() or not (path / WEIGHTS).exists():
         raise ModelFileError(f"{path} is not a napari-blindspot model: expected {CONFIG} and {WEIGHTS} in it")
-    try:
-        return json.loads((path / CONFIG).read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"{path / CONFIG} is not valid JSON ({err})") from None
+    if not stat.S_ISREG(os.stat(path / WEIGHTS).st_mode):
+        raise ModelFileError(f"{path / WEIGHTS} is not a regular file (a FIFO or a device): it is not read")
+    return _read_json(path / CONFIG)
 
 
 def read_weights(path, expected: dict[str, tuple[int, ...]]) -> dict:
@@ -120,16 +139,36 @@ def is_package(path) -> bool:
     return path.is_file() and path.suffix.lower() == ".zip"
 
 
+def is_our_package(path) -> bool:
+    """True for a regular-file .zip holding our config.json (format checked) and weights: one we
+    exported, so `export --overwrite` may replace it."""
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode) or not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as package:
+            names = set(package.namelist())
+            info = package.getinfo(CONFIG) if {CONFIG, WEIGHTS} <= names else None
+            if info is None or info.file_size > PACKAGE_LIMITS[CONFIG] or not names & {"rdf.yaml", "bioimageio.yaml"}:
+                return False
+            return json.loads(package.read(info)).get("format") == FORMAT
+    except (OSError, ValueError, RecursionError, AttributeError, zipfile.BadZipFile, RuntimeError):
+        return False
+
+
 @contextmanager
-def unpacked_package(path):
+def unpacked_package(path, weights_bytes=None):
     """A temporary model folder holding the config.json and weights.safetensors attached to our
     exported bioimage.io package `path`. Nothing else in the zip is read, and each of the two is
-    read only up to its declared size, which must be within `PACKAGE_LIMITS`."""
+    read only up to its declared size, which must be within `PACKAGE_LIMITS` and, for the
+    weights, `weights_bytes(config)` (what the config's network holds), checked before reading."""
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="napari-blindspot-") as tmp:
         try:
             with zipfile.ZipFile(path) as package:
                 for name, limit in PACKAGE_LIMITS.items():
+                    if name == WEIGHTS and weights_bytes is not None:
+                        limit = min(limit, weights_bytes(_read_json(Path(tmp) / CONFIG)))
                     try:
                         info = package.getinfo(name)
                     except KeyError:
@@ -138,12 +177,19 @@ def unpacked_package(path):
                                              "bioimageio.core)") from None
                     if info.file_size > limit:
                         raise ModelFileError(f"{path}: its {name} declares {info.file_size} bytes, more "
-                                             f"than a napari-blindspot model's {limit}")
+                                             f"than this napari-blindspot model holds ({limit}): it is not ours")
                     with package.open(info) as entry:
                         data = entry.read(info.file_size + 1)
                     if len(data) != info.file_size:
                         raise ModelFileError(f"{path}: its {name} is not the size it declares")
                     (Path(tmp) / name).write_bytes(data)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError) as err:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError, OSError) as err:
             raise ModelFileError(f"{path} is not a readable .zip file ({err})") from None
-        yield Path(tmp)
+        except ModelFileError as err:  # about our temporary copy: name the user's zip
+            raise ModelFileError(str(err).replace(str(Path(tmp) / CONFIG), f"{path}'s {CONFIG}")) from None
+        try:
+            yield Path(tmp)
+        except ModelFileError as err:
+            text = str(err).replace(str(Path(tmp) / CONFIG), f"{path}'s {CONFIG}")
+            raise ModelFileError(text.replace(str(Path(tmp) / WEIGHTS), f"{path}'s {WEIGHTS}")
+                                 .replace(tmp, str(path))) from None

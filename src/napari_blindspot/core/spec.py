@@ -113,6 +113,22 @@ def _check_noise(method: str, channels: int, noise) -> None:
     _require(sigma is None or noise["kind"] == "gaussian", "noise sigma applies to gaussian noise only")
 
 
+_HISTORY_COUNTS = ("steps", "best_step")
+_HISTORY_NUMBERS = ("seconds", "loss", "val_loss", "estimated_psnr_gain_db")
+
+
+def _check_history(history: dict) -> None:
+    """The run's record is shown and added to: its counts whole, its numbers finite (or absent)."""
+    for key in _HISTORY_COUNTS:
+        v = history.get(key)
+        _require(v is None or (_is_int(v) and 0 <= v <= 1 << 62), f"history {key} must be a whole number >= 0")
+    for key in _HISTORY_NUMBERS:
+        v = history.get(key)
+        _require(v is None or (_is_number(v) and abs(v) <= MAX_ABS) or (key == "loss" and type(v) is float),
+                 f"history {key} must be a finite number")
+    _require(history.get("seconds") is None or history["seconds"] >= 0, "history seconds must be >= 0")
+
+
 def spec_from_json(cfg) -> ModelSpec:
     """The spec in a config.json, or ModelFileError saying which field is wrong."""
     _require(isinstance(cfg, dict) and cfg.get("format") == FORMAT, f"not a {FORMAT} config")
@@ -133,6 +149,7 @@ def spec_from_json(cfg) -> ModelSpec:
     _check_noise(method, channels, cfg.get("noise"))
     for key in ("noise_params", "history"):
         _require(cfg.get(key) is None or isinstance(cfg[key], dict), f"{key} must be an object")
+    _check_history(cfg.get("history") or {})
     _require(isinstance(cfg.get("input_dtype", "float32"), str), "input_dtype must be a string")
     k, along = cfg.get("context_planes", 0), cfg.get("context_axis")  # absent in models before neighbour planes
     _require(_is_int(k) and 0 <= k <= MAX_CONTEXT_PLANES, f"context_planes must be an integer in 0..{MAX_CONTEXT_PLANES}")

@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import torch
 
 from . import methods
 from .model import Model
+from .precision import Precision
 
 
 def blind_spot_input(model: Model, x: torch.Tensor, generator: torch.Generator, mask_percent: float,
@@ -24,27 +23,17 @@ def loss(model: Model, target: torch.Tensor, inputs: torch.Tensor, coords: torch
          held: torch.Tensor | None = None) -> torch.Tensor:
     """The method's training loss on one batch; held-out pixels are never a target."""
     keep = None if held is None else ~held
-    return methods.get(model.method).loss(model, model.net(inputs), target, coords, keep)
+    return methods.get(model.method).loss(model, model.forward(inputs), target, coords, keep)  # float32 output
 
 
-class Amp:
-    """Mixed precision on CUDA (autocast + gradient scaling); plain float32 elsewhere."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.scaler = torch.amp.GradScaler("cuda", enabled=enabled)
-
-    def autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16) if self.enabled else nullcontext()
-
-
-def step(model: Model, optimiser: torch.optim.Optimizer, amp: Amp, target, inputs, coords, held) -> float:
-    """One optimiser step on one batch; returns its loss."""
+def step(model: Model, optimiser: torch.optim.Optimizer, precision: Precision, target, inputs, coords, held) -> float:
+    """One optimiser step on one batch; returns its loss. The forward runs in the model's
+    precision (`Model.forward`); `precision.scaler` scales float16's gradients (else a no-op)."""
     model.net.train()
-    with amp.autocast():
-        value = loss(model, target, inputs, coords, held)
+    value = loss(model, target, inputs, coords, held)
+    scaler = precision.scaler
     optimiser.zero_grad(set_to_none=True)
-    amp.scaler.scale(value).backward()
-    amp.scaler.step(optimiser)
-    amp.scaler.update()
+    scaler.scale(value).backward()
+    scaler.step(optimiser)
+    scaler.update()
     return float(value.detach())

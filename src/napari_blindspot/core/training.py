@@ -6,7 +6,8 @@
     model = run.model
 
 The widget, the command line's progress bar and the tests all consume the same events.
-Training stops at `steps`, at `time_budget_s` or at `run.stop()`, whichever comes first.
+Training stops at `steps`, at `time_budget_s`, when the held-out loss stops improving
+(`until_converged`) or at `run.stop()`, whichever comes first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from . import methods
-from .config import MIN_SIDE, TrainConfig, validate_image, validate_second
+from .config import MIN_SIDE, TrainConfig, refuse_upscaled, validate_image, validate_second
 from .data import StackView, choose_three_d, guess_axes, measure_normalisation, validate_axes, validate_scale
 from .defaults import Settings, settings
 from .device import choose_device, torch_threads
@@ -30,7 +31,7 @@ from .neighbours import Context, choose_context
 from .patches import Pairs, PatchSampler
 from .preview import PREVIEW_SHARE, central_region, preview_of
 from .schedule import Best, Pacer, Schedule, Stopwatch
-from .step import Amp, blind_spot_input, step
+from .step import blind_spot_input, step
 from .window import PlaneWindow, windowed
 
 NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
@@ -96,6 +97,9 @@ class TrainingRun:
         self.device = choose_device(config.device)
         self.three_d, self.three_d_reason = _choose_three_d(config, model, image.shape, scale, self.device)
         self.view = StackView.of(image, axes, three_d=self.three_d)
+        with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 are refused with their own words
+            refuse_upscaled(self.view.read(0, tuple(slice((s - min(s, 64)) // 2, (s + min(s, 64)) // 2)
+                                                    for s in self.view.spatial_shape)))
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
@@ -107,11 +111,14 @@ class TrainingRun:
             self._check_compatible(model)
             self.model = model.to(self.device)
             self.settings = replace(self.settings, network=model.spec.network)
+        self.model.set_precision(config.precision, config.amp)  # training, validation and previews
         norm = self.model.spec.normalisation
         self.window = windowed(self.view, self.context.axis, self.context.k, norm)  # what patches and tiles read
         self.pairs = _pairs(config, image, target, self.window)
         self.second = target  # N2N's second recording: the result denoises both (Model.predict)
         self._fresh_noise_model = model is None and self.model.noise is not None
+        self._continued = model is not None  # its weights so far compete with the new ones
+        self.converged_at: int | None = None  # until_converged: the step it stopped at, having stopped improving
         self._stop = threading.Event()
         self._preview_region: tuple | None = None
         self._stopwatch = Stopwatch()
@@ -148,8 +155,9 @@ class TrainingRun:
             model.noise.initialise_from(torch.from_numpy(patches).to(self.device))
             self._fresh_noise_model = False
         optimiser = self._optimiser()
-        amp = Amp(cfg.amp and self.device.type == "cuda")
         validation, best = self._validation_set(), Best()
+        if self._continued:  # Train more keeps the weights it started from unless it beats them on this set
+            best.offer(model, validation.evaluate(model), 0, 0.0)
         schedule = Schedule(cfg.steps, cfg.time_budget_s)
         previews = Pacer(cfg.preview_every_s, PREVIEW_SHARE)
         validations = Pacer(cfg.validation_every_s, VALIDATION_SHARE,
@@ -162,7 +170,7 @@ class TrainingRun:
                 x = x.contiguous(memory_format=model.memory_format)
                 inputs, target, coords = blind_spot_input(model, x, generator, cfg.mask_percent, held)
             with watch.time("network"):
-                loss_value = step(model, optimiser, amp, target, inputs, coords, held)
+                loss_value = step(model, optimiser, model.precision, target, inputs, coords, held)
             count += 1
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"training diverged at step {count} (loss {loss_value}): "
@@ -174,6 +182,7 @@ class TrainingRun:
                 validations.took(watch.last, time.perf_counter() - start)
                 validated_at = count
                 if cfg.until_converged and best.converged(event.elapsed_s):
+                    self.converged_at = count
                     self._stop.set()
             if previews.due(event.elapsed_s, count):
                 with watch.time("preview"):
@@ -215,9 +224,10 @@ class TrainingRun:
         earlier = history.get("steps", 0)
         history.update(steps=earlier + count, seconds=round(history.get("seconds", 0) + elapsed, 2),
                        loss=loss_value, val_loss=None if quality is None else quality.loss,
-                       best_step=earlier + best.step if quality else history.get("best_step"),
+                       best_step=earlier + best.step if quality and best.step else history.get("best_step"),
                        estimated_psnr_gain_db=_rounded(quality and quality.psnr_gain_db),
-                       estimated_psnr_gain_db_interval=_rounded(quality and quality.psnr_gain_db_interval))
+                       estimated_psnr_gain_db_interval=_rounded(quality and quality.psnr_gain_db_interval),
+                       precision=model.precision.name)
         if model.noise is not None:
             model.spec = replace(model.spec, noise_params=self._noise_params())
         final = self._event(count, elapsed, loss_value)
@@ -232,8 +242,10 @@ class TrainingRun:
         rate = count / elapsed if elapsed > 0 else 0.0
         if cfg.steps and (not cfg.time_budget_s or cfg.steps / max(rate, 1e-9) < cfg.time_budget_s):
             total, eta = cfg.steps, (cfg.steps - count) / max(rate, 1e-9)
-        else:
+        elif cfg.time_budget_s:
             total, eta = max(count, int(rate * cfg.time_budget_s)), max(0.0, cfg.time_budget_s - elapsed)
+        else:  # until converged, uncapped: the end is not known (total 0, as Qt's busy bar)
+            total, eta = 0, 0.0
         noise = self._noise_params() if self.model.noise is not None else None
         return Progress(count, total, elapsed, loss_value, steps_per_s=rate, eta_s=eta, noise_params=noise)
 

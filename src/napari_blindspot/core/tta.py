@@ -2,11 +2,12 @@
 
 Each view turns the tile in YX by quarter turns and may mirror X; its prediction is turned
 back before averaging. The noise of each view's prediction differs, so the mean is closer to
-the clean image (docs/benchmarks.md, "Test-time augmentation").
+the clean image (docs/benchmarks.md, "Test-time views").
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 import torch
@@ -14,6 +15,21 @@ import torch
 # (quarter turns in YX, mirror X); the first two are the identity and a mirror, then turns.
 VIEWS = tuple((turns, mirror) for turns in range(4) for mirror in (False, True))
 # Views per method: each method's `default_views` (methods/).
+# Views multiply prediction's cost: by default, inputs above this many pixels (all planes) get
+# one view, so `predict` of a large stack keeps its throughput (docs/benchmarks.md, "Throughput").
+LARGE_INPUT_PIXELS = 2**21
+
+
+def views_for(default: int, tta, pixels: int | None = None) -> int:
+    """How many views to average: `tta` None is the default policy (the method's `default` views,
+    one view above LARGE_INPUT_PIXELS), True the method's views, False one, a number that many."""
+    if tta is None:
+        return default if pixels is None or pixels <= LARGE_INPUT_PIXELS else 1
+    if isinstance(tta, bool):
+        return default if tta else 1
+    if not isinstance(tta, numbers.Integral) or not 1 <= tta <= len(VIEWS):
+        raise ValueError(f"tta must be a number of views from 1 to {len(VIEWS)}, True, False or None, got {tta!r}")
+    return int(tta)
 
 
 def to_view(x: torch.Tensor, turns: int, mirror: bool) -> torch.Tensor:

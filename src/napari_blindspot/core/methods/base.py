@@ -105,7 +105,7 @@ class Method:
     def predict_view(self, model, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(denoised, posterior variance) of one normalised view; without a posterior the
         second is unused."""
-        out = model.net(z.contiguous(memory_format=model.memory_format))
+        out = model.forward(z)
         return out, out
 
     def export_forward(self, net: nn.Module, noise: nn.Module | None, z: torch.Tensor) -> torch.Tensor:

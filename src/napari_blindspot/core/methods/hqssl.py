@@ -108,8 +108,8 @@ class HQSSL(Method):
         return model.noise.nll(y, mu, prior_var), mse, noise_var, w**2 - (1 - w) ** 2
 
     def predict_view(self, model, z):
-        out = model.net(z.contiguous(memory_format=model.memory_format))
-        return posterior(model.noise, z[:, : model.net.in_channels], out, model.net.groups)  # the target plane's y
+        y = z[:, : model.net.in_channels]  # the target plane's noisy values (window.py)
+        return posterior(model.noise, y, model.forward(z), model.net.groups)
 
     def export_forward(self, net, noise, z):
         return posterior(noise, z[:, : net.in_channels], net.forward_per_view(z), net.groups)[0]
