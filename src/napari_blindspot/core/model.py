@@ -22,7 +22,8 @@ from .window import window_channels, windowed
 def build_network(method: str, spatial_ndim: int, channels: int, network: dict, context_planes: int = 0) -> nn.Module:
     """The method's network for `channels` channels, seeing `context_planes` neighbour planes on
     each side (window.py) as more input channels."""
-    return methods.get(method).build_network(spatial_ndim, channels, network, context_planes=context_planes)
+    window = {"context_planes": context_planes} if context_planes else {}  # a method without neighbours needs none
+    return methods.get(method).build_network(spatial_ndim, channels, network, **window)
 
 
 def build_noise_model(spec: ModelSpec) -> nn.Module | None:
