@@ -152,3 +152,19 @@ def choose_context(view, requested: int | None, three_d: bool, frames_are_repeat
         return Context(0, None, f"{axis}: neighbouring planes share {100 * shared:.0f}% of their noise (fixed-pattern "
                        "noise or repeated frames): trained without neighbour planes", shared)
     return Context(k, axis, f"{axis}: {k} plane{'s' if k > 1 else ''} on each side", shared)
+
+
+def context_for(config, spec, view, three_d: bool) -> Context:
+    """A continued model's neighbour planes (its `spec`), else `config.context_planes` or the
+    data's choice."""
+    if spec is not None:
+        k, along = spec.context_planes, spec.context_axis
+        if config.context_planes is not None and config.context_planes != k:
+            raise ValueError(f"the model was trained with {k} neighbour planes on each side; continue it with "
+                             f"context_planes={k} (or leave it unset)")
+        return Context(k, along, f"{along}: {k} planes on each side, as the model was trained" if k else
+                       "no neighbour planes, as the model was trained")
+    from . import methods
+
+    repeats = methods.get(config.method).needs_pairs and config.frames_are_repeats
+    return choose_context(view, config.context_planes, three_d, frames_are_repeats=repeats)

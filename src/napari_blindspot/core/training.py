@@ -27,7 +27,7 @@ from .defaults import Settings, settings
 from .device import choose_device, torch_threads
 from .heldout import ValidationSet
 from .model import Model, ModelSpec, build_network, build_noise_model
-from .neighbours import Context, choose_context
+from .neighbours import Context, context_for
 from .patches import Pairs, PatchSampler
 from .preview import PREVIEW_SHARE, central_region, preview_of
 from .schedule import Best, Pacer, Schedule, Stopwatch
@@ -103,7 +103,7 @@ class TrainingRun:
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
-        self.context = _choose_context(config, model, self.view, self.three_d)
+        self.context = context_for(config, model.spec if model else None, self.view, self.three_d)
         self.settings = settings(config, self.view.spatial_shape, self.device, self.view.channels)
         if model is None:
             self.model = _new_model(config, self.view, self.settings, image.dtype, self.device, self.context)
@@ -292,18 +292,6 @@ def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
     second = StackView.of(target, config.axes, three_d=view.spatial_ndim == 3)
     return Pairs(windowed(second, view.axis, view.k, view.norm) if isinstance(view, PlaneWindow) else second)
 
-
-def _choose_context(config: TrainConfig, model: Model | None, view: StackView, three_d: bool) -> Context:
-    """A continued model's neighbour planes, else the setting or the data's choice (neighbours.py)."""
-    if model is not None:
-        k, along = model.spec.context_planes, model.spec.context_axis
-        if config.context_planes is not None and config.context_planes != k:
-            raise ValueError(f"the model was trained with {k} neighbour planes on each side; continue it with "
-                             f"context_planes={k} (or leave it unset)")
-        return Context(k, along, f"{along}: {k} planes on each side, as the model was trained" if k else
-                       "no neighbour planes, as the model was trained")
-    repeats = methods.get(config.method).needs_pairs and config.frames_are_repeats
-    return choose_context(view, config.context_planes, three_d, frames_are_repeats=repeats)
 
 
 def _choose_three_d(config: TrainConfig, model: Model | None, shape, scale, device: torch.device) -> tuple[bool, str]:
