@@ -15,7 +15,8 @@ import importlib, pkgutil, sys
 import napari_blindspot
 
 NEEDS_QT = ("napari_blindspot._widget",)  # the dock: napari and a Qt binding (the `qt` extra)
-names = sorted(m.name for m in pkgutil.walk_packages(napari_blindspot.__path__, "napari_blindspot."))
+names = sorted(m.name for m in pkgutil.walk_packages(napari_blindspot.__path__, "napari_blindspot.")
+               if not m.name.endswith(".__main__"))  # running the command line is not importing it
 failed, skipped = [], []
 for name in names:
     if name.startswith(NEEDS_QT):

@@ -178,3 +178,15 @@ def test_a_zip_entry_above_the_size_limit_is_not_read(tmp_path):
         z.writestr("weights.safetensors", b"")
     with pytest.raises(ModelFileError, match="declares"):
         nb.load_model(tmp_path / "big.zip")
+
+
+def test_export_of_a_model_with_neighbour_planes_says_how_to_export(tmp_path):
+    pytest.importorskip("bioimageio.spec", reason=NO_EXTRA)
+    from napari_blindspot.bmz import export_model
+
+    stack = np.random.default_rng(0).normal(100, 10, (5, 32, 32)).astype(np.float32)
+    run = nb.train(stack, nb.TrainConfig(axes="TYX", context_planes=1, **TINY))
+    list(run)
+    with pytest.raises(ValueError, match="context_planes=0"):
+        export_model(run.model, tmp_path / "m.zip")
+    assert not (tmp_path / "m.zip").exists()

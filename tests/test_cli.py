@@ -177,3 +177,19 @@ def test_a_bare_3d_array_is_trained_as_frames_unless_told_and_the_guess_is_said(
     assert load_model(tmp_path / "m").spec.axes == axes
     told = [line for line in capsys.readouterr().err.splitlines() if line.startswith("axes: ")]
     assert (told and said in told[0] and f"axes: {axes} " in told[0]) if said else not told
+
+
+def test_neighbour_planes_are_chosen_said_and_can_be_turned_off(tmp_path, noisy_image, capsys):
+    clean = noisy_image[0]
+    stack = np.stack([clean + np.random.default_rng(t).normal(0, 20, clean.shape) for t in range(6)]).astype(np.float32)
+    np.save(tmp_path / "in.npy", stack)
+    slow = [a for a in FAST if a != "--quiet"]
+    assert main(["denoise", str(tmp_path / "in.npy"), str(tmp_path / "o.npy"), "--axes", "TYX", *slow]) == 0
+    assert "neighbour planes: T: 1 plane on each side" in capsys.readouterr().err
+    assert main(["denoise", str(tmp_path / "in.npy"), str(tmp_path / "p.npy"), "--axes", "TYX",
+                 "--context-planes", "0", *slow]) == 0
+    assert "neighbour planes: neighbour planes off, as set" in capsys.readouterr().err
+    code = main(["denoise", str(tmp_path / "in.npy"), str(tmp_path / "q.npy"), "--axes", "TYX",
+                 "--context-planes", "3", *FAST])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and "at most 2" in err and not (tmp_path / "q.npy").exists()

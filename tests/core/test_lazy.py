@@ -15,7 +15,8 @@ def stack():
 
 @pytest.fixture(scope="module")
 def slice_model(stack, tiny):
-    run = nb.train(stack, nb.TrainConfig(axes="ZYX", three_d=False, **tiny))
+    """Planes alone: each lazy chunk is one plane (test_neighbour_models.py has the neighbours')."""
+    run = nb.train(stack, nb.TrainConfig(axes="ZYX", three_d=False, context_planes=0, **tiny))
     list(run)
     return run.model
 
@@ -47,7 +48,8 @@ def test_lazy_result_does_not_change_when_the_model_trains_on(stack, slice_model
 
 
 def test_lazy_hqssl_gives_the_uncertainty_of_the_same_chunk(stack, tiny):
-    run = nb.train(stack[:, :32, :32], nb.TrainConfig(method="hqssl", axes="ZYX", three_d=False, **tiny))
+    run = nb.train(stack[:, :32, :32], nb.TrainConfig(method="hqssl", axes="ZYX", three_d=False, context_planes=0,
+                                                      **tiny))
     list(run)
     denoised, std = predict_lazy(run.model, stack, "ZYX", return_uncertainty=True)
     assert isinstance(std, da.Array) and std.shape == stack.shape

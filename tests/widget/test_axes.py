@@ -72,3 +72,14 @@ def test_a_sample_opened_into_an_empty_viewer_trains_on_its_noisy_layer_not_the_
     widget.form.image.value = viewer.layers["fluorescence 3D [clean]"]  # a user's own choice stays
     viewer.add_image(noisy((32, 32)), name="another")
     assert widget.form.image.value.name == "fluorescence 3D [clean]"
+
+
+def test_the_axes_line_says_which_neighbour_planes_a_stack_gets(viewer, make_widget):
+    viewer.add_image(noisy((10, 32, 32)), name="time-lapse")
+    form = make_widget().form
+    assert not form.planes_hint.native.isHidden() and "T: 2 planes on each side" in form.planes_hint.value
+    form.context_planes.value = 0
+    assert "off, as set" in form.planes_hint.value
+    viewer.add_image(noisy((32, 32)), name="plane")
+    form.image.value = viewer.layers["plane"]
+    assert form.planes_hint.native.isHidden()  # a 2D image: nothing to choose

@@ -10,7 +10,8 @@ from qtpy.QtWidgets import QSizePolicy
 
 from ..core import methods
 from ..core.config import METHODS, NOISE_MODELS, OPTIONS, Option, TrainConfig, field_type
-from ..core.data import choose_three_d, validate_axes
+from ..core.data import StackView, choose_three_d, validate_axes
+from ..core.neighbours import choose_context
 from ._axes import layer_axes
 from ..core.device import choose_device
 from ._layers import layer_data, layer_scale
@@ -85,6 +86,7 @@ class SettingsForm:
         self.axes = LineEdit(label="Axes", tooltip=AXES_TIP)
         self.axes.native.setPlaceholderText("e.g. YX, ZYX, TYX, CYX")
         self.axes_hint = note()  # where the axes came from; for a guess, what it assumed
+        self.planes_hint = note()  # the neighbour planes chosen (core/neighbours.py), for stacks
         self._found = ("", "")  # (axes, hint) found for the chosen layer
         self.z_mode = ComboBox(choices=list(Z_MODES), tooltip="Z stacks: train with 3D patches, or each Z "
                                "plane as a 2D image. 'auto' follows the voxel size (the layer's scale).")
@@ -113,8 +115,8 @@ class SettingsForm:
         for container in (self.z_row, noise_row := _row("Noise", self.noise, Label(value="σ"), self.sigma),
                           duration_row := _row("Train for", self.duration, self.unit)):
             container.margins = (0, 0, 0, 0)
-        self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.axes_hint, self.z_row, self.z_hint,
-                                        self.channels,
+        self.basic = Container(widgets=[self.image, self.skipped, self.axes, self.axes_hint, self.planes_hint,
+                                        self.z_row, self.z_hint, self.channels,
                                         self.method, self.second, self.repeats, noise_row, duration_row,
                                         self.until])
 
@@ -132,6 +134,8 @@ class SettingsForm:
         self.repeats.changed.connect(self._update_enabled)
         self.second.changed.connect(self._update_enabled)
         self.unit.changed.connect(self._on_unit_changed)
+        for field in (self.context_planes, self.method, self.repeats):
+            field.changed.connect(self.show_axes_line)
         self._watched = None  # the layer whose scale changes we follow
         self._update_enabled()
         self._on_image_changed(self.image.value)
@@ -211,11 +215,35 @@ class SettingsForm:
         self.channels.visible = self.channels.enabled = has_c
         self.show_z_choice()
 
+    def show_axes_line(self, event=None) -> None:
+        """Under the axes' hint: the neighbour planes the stack will get ("T: 2 planes on each
+        side"), or why none."""
+        planes = self.planes_choice(self.axes.value.upper().strip())
+        self.planes_hint.value, self.planes_hint.visible = planes, bool(planes)
+
+    def planes_choice(self, axes: str) -> str:
+        """What core.neighbours chooses for the layer (it reads a few crops), for stacks only."""
+        layer = self.image.value
+        if layer is None or not ("T" in axes or "Z" in axes) or self.axes_problem(axes) is not None:
+            return ""
+        data = layer_data(layer)
+        three_d = Z_MODES[self.z_mode.value] if "Z" in axes else False
+        if three_d is None:
+            three_d = choose_three_d(axes, data.shape, layer_scale(layer), gpu=on_gpu(self.device.value))[0]
+        repeats = methods.get(self.method.value).needs_pairs and self.repeats.value
+        try:
+            context = choose_context(StackView.of(data, axes, three_d=three_d),
+                                     self._advanced_values()["context_planes"], three_d, repeats)
+        except ValueError as err:  # e.g. more neighbour planes than the stack has: Train says so too
+            return f"Neighbour planes: {err}."
+        return f"Neighbour planes: {context.reason}."
+
     def show_z_choice(self, event=None) -> None:
         """The Z row shows only for axes with Z: the choice, and what 'auto' decides and why."""
         layer, axes = self.image.value, self.axes.value.upper().strip()
         has_z = layer is not None and "Z" in axes and self.axes_problem(axes) is None
         self.z_mode.enabled = self.z_row.visible = self.z_hint.visible = has_z
+        self.show_axes_line()  # 3D or slices decides whether Z planes are neighbours
         if not has_z:
             return
         _, reason = choose_three_d(axes, layer_data(layer).shape, layer_scale(layer), gpu=on_gpu(self.device.value))

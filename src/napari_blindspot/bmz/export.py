@@ -119,6 +119,10 @@ def export_model(model_or_folder, out_zip, *, name: str | None = None, authors=(
         raise ValueError(f"{out_zip}: a bioimage.io package is a .zip file; name it e.g. model.zip")
     _check_zip_target(out_zip, overwrite)
     model = model_or_folder if isinstance(model_or_folder, Model) else load_model(model_or_folder, device="cpu")
+    if model.spec.context_planes:  # the package would need the window of planes as its input (docs/methods.md)
+        raise ValueError(f"this model sees {model.spec.context_planes} neighbour planes on each side along "
+                         f"{model.spec.context_axis}; bioimage.io export takes models of planes alone for now: "
+                         "train with context_planes=0 (--context-planes 0) to export")
     model = Model(model.spec, copy.deepcopy(model.net), copy.deepcopy(model.noise)).to("cpu")  # caller's stays put
     name = name or DEFAULT_NAME.format(method=model.method.upper())
     authors = [authors] if isinstance(authors, str) else list(authors)

@@ -49,6 +49,8 @@ def _train(args, image, axes):
               file=sys.stderr)
     if "Z" in run.config.axes and not args.quiet:
         print(f"Z: {run.three_d_reason}", file=sys.stderr)
+    if ("T" in run.config.axes or "Z" in run.config.axes) and not args.quiet:  # warnings too: they say why
+        print(f"neighbour planes: {run.context.reason}", file=sys.stderr)
     with tqdm(total=run.config.steps or None, desc=f"training {run.config.method}", unit="step",
               disable=args.quiet, file=sys.stderr, leave=True) as bar:
         for p in run:

@@ -57,4 +57,4 @@ def _settings(run) -> dict:
     network = run.model.spec.network
     return {"patch": list(run.settings.patch), "batch": run.settings.batch, "precision": run.model.precision.name,
             "features": network.get("features"), "decoder_features": network.get("decoder_features"),
-            "depth": network.get("depth"), "context_planes": 0}
+            "depth": network.get("depth"), "context_planes": run.model.spec.context_planes}

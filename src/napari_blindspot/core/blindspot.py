@@ -18,6 +18,10 @@ one batched UNet call (all of them for square/cubic input).
 every concatenation keeps each group's channels together, so output group g sees only input
 group g. The output is then ordered per group (each group's means, then its variances), which
 `methods.hqssl.prior` undoes.
+
+``context_channels`` (neighbour planes, window.py): the input's channels after the target
+plane's go to a plain UNet whose features join the fusion head. It sees the neighbours' pixels
+at the target's position, never the target plane: the output still does not see its pixel.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .unet import cat_groups, check_layout
+from .unet import UNet, cat_groups, check_layout
 
 # HQ-SSL widths. "cpu" and "gpu" name one small network, chosen on one image; wider ones
 # overfit it on a GPU (docs/methods.md, "Network size"). "reference": the paper's widths.
@@ -142,18 +146,25 @@ class BlindSpotNet(nn.Module):
     `groups` independent networks in one; widths are per group."""
 
     def __init__(self, ndim: int, in_channels: int, out_channels: int, features: int = 16,
-                 depth: int = 3, decoder_features: int | None = None, groups: int = 1):
+                 depth: int = 3, decoder_features: int | None = None, groups: int = 1,
+                 context_channels: int = 0):
         super().__init__()
         check_layout(ndim, in_channels, out_channels, groups)
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
         self.ndim, self.depth, self.in_channels, self.groups = ndim, depth, in_channels, groups
+        self.context_channels = context_channels
         d = decoder_features or 2 * features
         self.unet = _UpwardUNet(ndim, in_channels, features, d, depth, groups)
         n, g = len(rotations(ndim)), groups
+        # neighbour planes (window.py): a plain UNet sees them whole, the same-position pixel
+        # included; it never sees the target plane, so the blind spot holds
+        self.context = (UNet(ndim, context_channels, g * features, depth=2, features=features, batch_norm=False,
+                             groups=g) if context_channels else None)
+        seen = n * d + (features if context_channels else 0)  # per group, into the fusion head
         conv1 = nn.Conv2d if ndim == 2 else nn.Conv3d
-        # fuse the views: n*d -> n*d -> d -> out with 1x1 convolutions (per group)
-        self.fuse = nn.Sequential(conv1(g * n * d, g * n * d, 1, groups=g), _act(),
+        # fuse the views (and the neighbours' features): -> n*d -> d -> out with 1x1 convolutions (per group)
+        self.fuse = nn.Sequential(conv1(g * seen, g * n * d, 1, groups=g), _act(),
                                   conv1(g * n * d, g * d, 1, groups=g), _act(),
                                   conv1(g * d, out_channels, 1, groups=g))
         self.reset_parameters()
@@ -168,8 +179,10 @@ class BlindSpotNet(nn.Module):
         nn.init.normal_(last.weight, 0.0, last.weight[0].numel() ** -0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected a batch of shape (N, {self.in_channels}, "
+        """`x`: the target plane's channels, then (with `context_channels`) its neighbour planes'."""
+        channels = self.in_channels + self.context_channels
+        if x.dim() != self.ndim + 2 or x.shape[1] != channels:
+            raise ValueError(f"expected a batch of shape (N, {channels}, "
                              f"{', '.join('ZYX'[3 - self.ndim:])}), got {tuple(x.shape)}")
         return self._forward(x, self._run_views)
 
@@ -182,8 +195,12 @@ class BlindSpotNet(nn.Module):
         spatial = x.shape[2:]
         m = 2 ** self.depth
         pad = [p for s in reversed(spatial) for p in (0, -s % m)]
-        views = rotate_in(F.pad(x, pad), self.ndim)  # zero padding: no copy of any pixel
+        x = F.pad(x, pad)  # zero padding: no copy of any pixel
+        views = rotate_in(x[:, : self.in_channels], self.ndim)
         views = rotate_back(run_views(views), self.ndim, self.groups)
+        if self.context is not None:
+            seen = self.context(x[:, self.in_channels :])
+            views = cat_groups([views, seen], self.groups)
         out = self.fuse(views)
         return out[(..., *(slice(0, s) for s in spatial))]
 

@@ -219,18 +219,20 @@ class Normalisation:
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
-    def _shape(self, ndim: int, channel_axis: int) -> tuple[int, ...]:
-        shape = [1] * ndim
-        shape[channel_axis] = len(self.mean)
-        return tuple(shape)
+    def _per_channel(self, values, x: np.ndarray, channel_axis: int) -> np.ndarray:
+        """`values` shaped to broadcast over `x`; repeated when `x` holds several planes' channels
+        (neighbour planes, window.py: each plane's C channels in turn)."""
+        shape = [1] * x.ndim
+        shape[channel_axis] = x.shape[channel_axis]
+        return np.reshape(np.tile(values, x.shape[channel_axis] // len(values)), shape)
 
     def apply(self, x: np.ndarray, channel_axis: int = 0) -> np.ndarray:
-        s = self._shape(x.ndim, channel_axis)
-        return ((x - np.reshape(self.mean, s)) / np.reshape(self.std, s)).astype(np.float32)
+        mean, std = (self._per_channel(v, x, channel_axis) for v in (self.mean, self.std))
+        return ((x - mean) / std).astype(np.float32)
 
     def undo(self, z: np.ndarray, channel_axis: int = 0) -> np.ndarray:
-        s = self._shape(z.ndim, channel_axis)
-        return (z * np.reshape(self.std, s) + np.reshape(self.mean, s)).astype(np.float32)
+        mean, std = (self._per_channel(v, z, channel_axis) for v in (self.mean, self.std))
+        return (z * std + mean).astype(np.float32)
 
     @property
     def zero_level(self) -> tuple[float, ...]:

@@ -96,7 +96,8 @@ class ValidationSet:
 
     For N2N (`pairs`), the input is the first recording and the target the second: the output
     never sees the target's noise, so the same estimate holds with the second's noise level,
-    which two recordings give pixel by pixel without a model: E[(a - b)^2] / 2 (equal noise)."""
+    which two recordings give pixel by pixel without a model: E[(a - b)^2] / 2 (equal noise).
+    A `PlaneWindow` view gives each tile its neighbour planes; targets are the target plane's."""
 
     def __init__(self, view: StackView, norm: Normalisation, method: str, seed: int = 0,
                  sigma: float | None = None, device="cpu", pairs=None):
@@ -116,13 +117,17 @@ class ValidationSet:
             if pairs is not None:  # N2N: the other recording is the target
                 seconds.append(norm.apply(pairs.view.read(pairs.partner(sample), region)))
             held.append(heldout_mask(sample, region, view.spatial_shape, seed)[None])
-        self.inputs = self.targets = torch.from_numpy(np.stack(tiles)).to(device)
+        # with neighbour planes (window.py) a tile holds its window: the target plane's channels first
+        channels = view.channels
+        self.inputs = torch.from_numpy(np.stack(tiles)).to(device)
+        self.targets = self.inputs[:, :channels]
         if seconds:
-            self.targets = torch.from_numpy(np.stack(seconds)).to(device)
+            self.targets = torch.from_numpy(np.stack(seconds)[:, :channels]).to(device)
         self.held = torch.from_numpy(np.stack(held)).to(device)
         self.method, self.algorithm = method, methods.get(method)
-        self.inputs = self.algorithm.validation_inputs(self.inputs, self.held, seed)
-        self.pair_var = (self.inputs - self.targets).double() ** 2 / 2 if seconds else None
+        hidden = self.algorithm.validation_inputs(self.inputs[:, :channels], self.held, seed)  # N2V hides pixels
+        self.inputs = torch.cat([hidden, self.inputs[:, channels:]], dim=1)  # neighbours keep theirs
+        self.pair_var = (self.inputs[:, :channels] - self.targets).double() ** 2 / 2 if seconds else None
         targets = self.targets.cpu().numpy()
         self.noise_var_rel_stderr = 0.0
         if sigma is not None:  # a known Gaussian sigma, in input units

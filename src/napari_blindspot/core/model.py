@@ -16,10 +16,14 @@ from .precision import Precision
 from .predict import PairedView, predict_tiled
 from .tta import averaged, views_for
 from .spec import ModelFileError, ModelSpec, spec_from_json, spec_to_json
+from .window import window_channels, windowed
 
 
-def build_network(method: str, spatial_ndim: int, channels: int, network: dict) -> nn.Module:
-    return methods.get(method).build_network(spatial_ndim, channels, network)
+def build_network(method: str, spatial_ndim: int, channels: int, network: dict, context_planes: int = 0) -> nn.Module:
+    """The method's network for `channels` channels, seeing `context_planes` neighbour planes on
+    each side (window.py) as more input channels."""
+    window = {"context_planes": context_planes} if context_planes else {}  # a method without neighbours needs none
+    return methods.get(method).build_network(spatial_ndim, channels, network, **window)
 
 
 def build_noise_model(spec: ModelSpec) -> nn.Module | None:
@@ -91,13 +95,18 @@ class Model:
         """(denoised, HQ-SSL posterior variance) of one view; without a posterior the second is unused."""
         return self.algorithm.predict_view(self, z)
 
+    @property
+    def window_channels(self) -> int:
+        """Input channels of one recording: the target plane's, its neighbour planes', the border code's."""
+        return window_channels(self.spec.context_planes, self.spec.channels)
+
     def views(self, tta=None, pixels: int | None = None) -> int:
         """Views to average for `tta` (a number, True, False or None: by the input's `pixels`, tta.py)."""
         return views_for(self.algorithm.default_views, tta, pixels)
 
     def _predict_batch(self, raw: np.ndarray, with_variance: bool, views: int = 1) -> list[np.ndarray]:
         norm = self.spec.normalisation
-        if raw.shape[1] == 2 * self.spec.channels:  # a paired view: both recordings, channels side by side
+        if raw.shape[1] == 2 * self.window_channels:  # a paired view: both recordings, channels side by side
             first, second = np.split(raw, 2, axis=1)
             results = [self._predict_batch(first, with_variance, views), self._predict_batch(second, with_variance, views)]
             return [(a + b) / 2 for a, b in zip(*results)]
@@ -111,7 +120,7 @@ class Model:
 
     def predict(self, image, axes: str | None = None, *, tile: int | tuple[int, ...] | None = None,
                 batch_size: int = 4, return_uncertainty: bool = False, out=None, progress=None,
-                tta: int | bool | None = None, second=None):
+                tta: int | bool | None = None, second=None, planes: tuple[int, int] | None = None):
         """Denoise `image` (numpy, dask or zarr) laid out as `axes` (default: the training axes).
 
         Returns a float32 numpy array of the image's shape, or writes into `out` (e.g. a zarr
@@ -120,14 +129,16 @@ class Model:
         of dihedral views averaged (slower, better; True: the method's views, False: one, None: the
         method's views unless the input is large, `tta.views_for`). `second`, a second recording
         of the same field and shape (N2N), makes the result the mean of both denoised recordings.
+        `planes` = (lo, hi), for a model with neighbour planes: predict only those planes along
+        its plane axis (the result holds hi - lo of them), reading their neighbours from `image`.
         """
         if return_uncertainty and not self.algorithm.has_uncertainty:
             raise ValueError("uncertainty maps come from HQ-SSL's posterior; this model is "
                              f"{self.spec.method}")
         validate_image(image)  # complex, bool, object or empty arrays: a clear error, not torch's
-        view, tile, margin = self.tiling(image, axes, tile)
+        view, tile, margin = self.tiling(image, axes, tile, planes)
         if second is not None:
-            view = PairedView(view, self.tiling(validate_second(second, image), axes, tile)[0])
+            view = PairedView(view, self.tiling(validate_second(second, image), axes, tile, planes)[0])
         n_out = 2 if return_uncertainty else 1
         if out is None:
             shape = view.sample_shape + (view.channels,) + view.spatial_shape
@@ -148,13 +159,18 @@ class Model:
         views = self.views(tta)
         return lambda raw: self._predict_batch(raw, with_variance, views)
 
-    def tiling(self, image, axes: str | None, tile=None):
-        """The image's view, and tile and margin sizes for prediction."""
+    def tiling(self, image, axes: str | None, tile=None, planes: tuple[int, int] | None = None):
+        """The image's view (with its neighbour planes, window.py), and tile and margin sizes for prediction."""
         axes = validate_axes(axes or self.spec.axes, image.shape)
         view = StackView.of(image, axes, three_d=self.spec.spatial_ndim == 3)
         if view.channels != self.spec.channels:
             raise ValueError(f"the model was trained on {self.spec.channels} channel(s), the image "
                              f"has {view.channels} (axes '{axes}', shape {tuple(image.shape)})")
+        k, along = self.spec.context_planes, self.spec.context_axis
+        if k and along not in axes:
+            raise ValueError(f"the model sees {k} neighbour planes along {along}, the image has no {along} axis "
+                             f"(axes '{axes}'): give a stack with {along}, or a model trained without neighbour planes")
+        view = windowed(view, along, k, self.spec.normalisation, planes)
         size, margin = prediction_tiles(self.spec.spatial_ndim)
         if tile is not None:
             size = (tile,) * self.spec.spatial_ndim if isinstance(tile, int) else tuple(tile)
@@ -183,11 +199,11 @@ def load_model(path, device: str = "auto", precision: str = "auto") -> Model:
     spec = spec_from_json(read_config(path))
     noise = build_noise_model(spec)  # a few numbers per channel
     with torch.device("meta"):  # the network's shapes, without allocating them
-        meta_net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+        meta_net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network, spec.context_planes)
     tensors = read_weights(path, {k: tuple(v.shape) for k, v in _state(meta_net, noise).items()})
     if not all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point()):
         raise ModelFileError(f"{path}: the weights hold NaN or infinite values; the model cannot be used")
-    net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+    net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network, spec.context_planes)
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
     if noise is not None:
         noise.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("noise.")})

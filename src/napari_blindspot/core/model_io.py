@@ -38,7 +38,7 @@ def is_model_folder(path) -> bool:
 
 def _read_json(file: Path):
     """A config's JSON, never opening a FIFO or device, nor recursing without end (core/ has no
-    `_paths`: the same rules, in two lines)."""
+    `io/paths.py`: the same rules, in two lines)."""
     if not stat.S_ISREG(os.stat(file).st_mode):
         raise ModelFileError(f"{file} is not a regular file (a FIFO or a device): it is not read; "
                              "a model folder holds plain files")

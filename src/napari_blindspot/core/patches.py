@@ -13,6 +13,7 @@ import numpy as np
 
 from .data import Normalisation, StackView
 from .heldout import heldout_mask
+from .window import PlaneWindow
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,16 @@ class Pairs:
         return cls(view, int(np.prod(view.sample_shape[at + 1 :], dtype=int)), view.sample_shape[at])
 
 
+# Share of neighbour-plane windows read as if near an end of the stack (window.window_planes):
+# enough for the network to learn the ends, where otherwise only 2k of the planes teach it.
+BORDER_SHARE = 0.25
+
+
 class PatchSampler:
     """Random normalised training patches, drawn on the fly, with random flips and rotations;
-    each comes with its held-out pixels (`heldout.heldout_mask`), flipped and rotated alike."""
+    each comes with its held-out pixels (`heldout.heldout_mask`), flipped and rotated alike.
+    A `PlaneWindow` view gives each patch its neighbour planes as channels: one transform for
+    all of them, held-out pixels of the target plane only."""
 
     def __init__(self, view: StackView, norm: Normalisation, patch: tuple[int, ...], seed: int,
                  cache_blocks: int = 32, refresh_every: int = 20, pairs: Pairs | None = None):
@@ -72,18 +80,28 @@ class PatchSampler:
     def _held(self, sample: int, region: tuple[slice, ...]) -> np.ndarray:
         return heldout_mask(sample, region, self.view.spatial_shape, self.seed)[None]
 
-    def _read(self, view: StackView, flat: int, region: tuple[slice, ...]) -> np.ndarray:
+    def _read(self, view: StackView, flat: int, region: tuple[slice, ...], border=None) -> np.ndarray:
+        if isinstance(view, PlaneWindow):  # a window reads each of its planes
+            return self.norm.apply(view.read(flat, region, border))
         if view.is_lazy:
             return self.norm.apply(view.read(flat, region))
         raw = view.array[view.sample_index(flat) + (slice(None),) + region]  # no copy of the stack
         return self.norm.apply(raw.astype(np.float32, copy=False))
 
     def _read_pair(self, flat: int, region: tuple[slice, ...]) -> np.ndarray:
-        """``(C, *region)``, or with `pairs` both recordings on the channel axis ``(2C, ...)``."""
-        patch = self._read(self.view, flat, region)
+        """``(C, *region)``, or with `pairs` both recordings on the channel axis ``(2C, ...)``; with
+        neighbour planes (a `PlaneWindow` view) each recording is its window of planes."""
+        border = self._border()
+        patch = self._read(self.view, flat, region, border)
         if self.pairs is None:
             return patch
-        return np.concatenate([patch, self._read(self.pairs.view, self.pairs.partner(flat), region)])
+        return np.concatenate([patch, self._read(self.pairs.view, self.pairs.partner(flat), region, border)])
+
+    def _border(self) -> tuple[int, int] | None:
+        """For a window, now and then: read it as if its target were near an end of the stack."""
+        if not isinstance(self.view, PlaneWindow) or self.rng.random() >= BORDER_SHARE:
+            return None
+        return (1 if self.rng.random() < 0.5 else -1), int(self.rng.integers(self.view.k))
 
     def _read_block(self) -> tuple[np.ndarray, np.ndarray]:
         sample, region = int(self.rng.integers(self.view.n_samples)), self._random_region(self._block_shape)

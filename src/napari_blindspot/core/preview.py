@@ -32,17 +32,27 @@ def preview_of(model, image, axes: str, region: tuple, context: int = 16) -> np.
 
     The model's spatial axes are read `context` pixels wider than asked, so the preview has no
     border artefacts the full result would not have; the result is cropped back to `region`.
+    A model with neighbour planes also reads k planes on each side along its plane axis (as
+    far as the stack goes: its mirrored ends are then the whole stack's) and predicts only the
+    planes asked for.
     """
     spatial = "ZYX" if model.spec.spatial_ndim == 3 else "YX"
-    read, crop = [], []
+    k, plane_axis = model.spec.context_planes, model.spec.context_axis
+    read, crop, planes = [], [], {}
     for size, axis, want in zip(image.shape, axes, region):
         start, stop = want.indices(size)[:2] if isinstance(want, slice) else (int(want), int(want) + 1)
         if axis in spatial:
             lo, hi = max(0, start - context), min(size, stop + context)
         elif axis == "C":
             lo, hi = 0, size
+        elif k and axis == plane_axis:  # the neighbours are read, only the planes asked for predicted
+            lo, hi = max(0, start - k), min(size, stop + k)
+            planes = {"planes": (start - lo, stop - lo)}
+            read.append(slice(lo, hi))
+            crop.append(slice(0, stop - start) if isinstance(want, slice) else 0)
+            continue
         else:
             lo, hi = start, stop
         read.append(slice(lo, hi))
         crop.append(slice(start - lo, stop - lo) if isinstance(want, slice) else want - lo)
-    return model.predict(image[tuple(read)], axes, tta=False)[tuple(crop)]  # cheap: one view
+    return model.predict(image[tuple(read)], axes, tta=False, **planes)[tuple(crop)]  # cheap: one view

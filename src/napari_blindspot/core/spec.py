@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import methods
-from .config import NOISE_MODELS
+from .config import MAX_CONTEXT_PLANES, NOISE_MODELS
 from .data import Normalisation
 
 FORMAT = "napari-blindspot-model"
@@ -39,6 +39,8 @@ class ModelSpec:
     noise_params: dict | None = None  # learned values, in input units (for people to read)
     input_dtype: str = "float32"
     history: dict = field(default_factory=dict)  # steps, seconds, final losses
+    context_planes: int = 0  # neighbour planes on each side seen as channels (window.py); 0: none
+    context_axis: str | None = None  # the axis they lie along, T or Z (None when context_planes is 0)
 
 
 def spec_to_json(spec: ModelSpec) -> dict:
@@ -51,6 +53,7 @@ def spec_to_json(spec: ModelSpec) -> dict:
         "normalisation": {"mean": list(spec.normalisation.mean), "std": list(spec.normalisation.std)},
         "noise": spec.noise, "noise_params": spec.noise_params,
         "input_dtype": spec.input_dtype, "history": spec.history,
+        "context_planes": spec.context_planes, "context_axis": spec.context_axis,
     }
 
 
@@ -148,7 +151,11 @@ def spec_from_json(cfg) -> ModelSpec:
         _require(cfg.get(key) is None or isinstance(cfg[key], dict), f"{key} must be an object")
     _check_history(cfg.get("history") or {})
     _require(isinstance(cfg.get("input_dtype", "float32"), str), "input_dtype must be a string")
+    k, along = cfg.get("context_planes", 0), cfg.get("context_axis")  # absent in models before neighbour planes
+    _require(_is_int(k) and 0 <= k <= MAX_CONTEXT_PLANES, f"context_planes must be an integer in 0..{MAX_CONTEXT_PLANES}")
+    _require((k == 0 and along is None) or (k > 0 and along in ("T", "Z") and along in axes),
+             "context_axis must be T or Z, one of the model's axes, when context_planes is above 0 (else null)")
     return ModelSpec(method=method, axes=axes, spatial_ndim=cfg["spatial_ndim"], channels=channels,
                      network=cfg["network"], normalisation=norm, noise=cfg.get("noise"),
                      noise_params=cfg.get("noise_params"), input_dtype=cfg.get("input_dtype", "float32"),
-                     history=cfg.get("history") or {})
+                     history=cfg.get("history") or {}, context_planes=k, context_axis=along)

@@ -14,8 +14,10 @@ from .precision import Precision
 
 def blind_spot_input(model: Model, x: torch.Tensor, generator: torch.Generator, mask_percent: float,
                      held: torch.Tensor | None = None):
-    """(network input, target, masked coordinates or None) for a batch: the method's own."""
-    return methods.get(model.method).blind_spot_input(x, generator, mask_percent, held)
+    """(network input, target, masked coordinates or None) for a batch: the method's own. With
+    neighbour planes (window.py) the first `channels` of each recording are the target plane."""
+    window = {"channels": model.spec.channels} if model.spec.context_planes else {}  # a method without neighbours needs none
+    return methods.get(model.method).blind_spot_input(x, generator, mask_percent, held, **window)
 
 
 def loss(model: Model, target: torch.Tensor, inputs: torch.Tensor, coords: torch.Tensor | None,

@@ -27,10 +27,12 @@ from .defaults import Settings, settings
 from .device import choose_device, torch_threads
 from .heldout import ValidationSet
 from .model import Model, ModelSpec, build_network, build_noise_model
+from .neighbours import Context, context_for
 from .patches import Pairs, PatchSampler
 from .preview import PREVIEW_SHARE, central_region, preview_of
 from .schedule import Best, Pacer, Schedule, Stopwatch
 from .step import blind_spot_input, step
+from .window import PlaneWindow, windowed
 
 NOISE_INIT_PATCHES = 32  # patches for the quick noise estimate that starts HQ-SSL's noise model
 NOISE_LR_FACTOR = 10.0  # noise parameters are few and well determined: let them move faster
@@ -68,14 +70,16 @@ def _rounded(gain):
 # -- a run ----------------------------------------------------------------------------------
 
 
-def _new_model(config: TrainConfig, view: StackView, run_settings: Settings, image_dtype, device) -> Model:
+def _new_model(config: TrainConfig, view: StackView, run_settings: Settings, image_dtype, device,
+               context: Context) -> Model:
     norm = measure_normalisation(view, seed=config.seed)
     noise_cfg = methods.get(config.method).noise_config(config, norm)
     spec = ModelSpec(config.method, config.axes, view.spatial_ndim, view.channels, run_settings.network, norm,
-                     noise=noise_cfg, input_dtype=str(np.dtype(image_dtype)))
+                     noise=noise_cfg, input_dtype=str(np.dtype(image_dtype)), context_planes=context.k,
+                     context_axis=context.axis)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network)
+        net = build_network(spec.method, spec.spatial_ndim, spec.channels, spec.network, spec.context_planes)
         noise = build_noise_model(spec)
     return Model(spec, net, noise).to(device)
 
@@ -99,16 +103,19 @@ class TrainingRun:
         if min(self.view.spatial_shape) < MIN_SIDE:
             raise ValueError(f"the image is too small to train on ({'x'.join(map(str, self.view.spatial_shape))} "
                              f"pixels): every spatial side must be at least {MIN_SIDE}")
-        self.pairs = _pairs(config, image, target, self.view)
-        self.second = target  # N2N's second recording: the result denoises both (Model.predict)
+        self.context = context_for(config, model.spec if model else None, self.view, self.three_d)
         self.settings = settings(config, self.view.spatial_shape, self.device, self.view.channels)
         if model is None:
-            self.model = _new_model(config, self.view, self.settings, image.dtype, self.device)
+            self.model = _new_model(config, self.view, self.settings, image.dtype, self.device, self.context)
         else:
             self._check_compatible(model)
             self.model = model.to(self.device)
             self.settings = replace(self.settings, network=model.spec.network)
         self.model.set_precision(config.precision, config.amp)  # training, validation and previews
+        norm = self.model.spec.normalisation
+        self.window = windowed(self.view, self.context.axis, self.context.k, norm)  # what patches and tiles read
+        self.pairs = _pairs(config, image, target, self.window)
+        self.second = target  # N2N's second recording: the result denoises both (Model.predict)
         self._fresh_noise_model = model is None and self.model.noise is not None
         self._continued = model is not None  # its weights so far compete with the new ones
         self.converged_at: int | None = None  # until_converged: the step it stopped at, having stopped improving
@@ -140,11 +147,12 @@ class TrainingRun:
     def _train(self):
         cfg, model, watch = self.config, self.model, self._stopwatch
         context = _context(cfg.patch_context, self.settings.patch, self.view.spatial_shape)
-        sampler = PatchSampler(self.view, model.spec.normalisation, tuple(p + 2 * context for p in self.settings.patch),
+        sampler = PatchSampler(self.window, model.spec.normalisation, tuple(p + 2 * context for p in self.settings.patch),
                                seed=cfg.seed, pairs=self.pairs)
         generator = torch.Generator().manual_seed(cfg.seed)
         if self._fresh_noise_model:  # start the noise parameters near the truth, not at a guess
-            model.noise.initialise_from(torch.from_numpy(sampler.batch(NOISE_INIT_PATCHES)).to(self.device))
+            patches = sampler.batch(NOISE_INIT_PATCHES)[:, : self.view.channels]  # the target planes
+            model.noise.initialise_from(torch.from_numpy(patches).to(self.device))
             self._fresh_noise_model = False
         optimiser = self._optimiser()
         validation, best = self._validation_set(), Best()
@@ -191,7 +199,7 @@ class TrainingRun:
 
     def _validation_set(self) -> ValidationSet:
         """The held-out tiles; N2V's noise level comes from the data (or a known sigma)."""
-        return ValidationSet(self.view, self.model.spec.normalisation, self.model.method, self.config.seed,
+        return ValidationSet(self.window, self.model.spec.normalisation, self.model.method, self.config.seed,
                              sigma=self.config.sigma, device=self.device, pairs=self.pairs)
 
     def _validate(self, validation: ValidationSet, best: Best, count: int, event: Progress) -> None:
@@ -281,7 +289,9 @@ def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
                              "or a stack whose frames are repeats (frames_are_repeats=True)")
         return Pairs.of_frames(view)
     validate_second(target, image)
-    return Pairs(StackView.of(target, config.axes, three_d=view.spatial_ndim == 3))
+    second = StackView.of(target, config.axes, three_d=view.spatial_ndim == 3)
+    return Pairs(windowed(second, view.axis, view.k, view.norm) if isinstance(view, PlaneWindow) else second)
+
 
 
 def _choose_three_d(config: TrainConfig, model: Model | None, shape, scale, device: torch.device) -> tuple[bool, str]:

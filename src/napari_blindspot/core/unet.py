@@ -10,7 +10,8 @@ nothing; training keeps plain patches (mirroring them would cost compute on ever
 ``groups=G`` makes G independent networks in one: every convolution is grouped and every
 concatenation keeps each group's channels together (`cat_groups`), so output group g depends
 only on input group g. With one group per channel this is "one model per channel", each as
-wide as the joint model (`features` is per group).
+wide as the joint model (`features` is per group). With neighbour planes the input holds each
+plane's channels in turn; group g gets channel g of every plane (`group_major`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def cat_groups(tensors: list[torch.Tensor], groups: int) -> torch.Tensor:
     if groups == 1:
         return torch.cat(tensors, dim=1)
     return torch.cat([t.unflatten(1, (groups, -1)) for t in tensors], dim=2).flatten(1, 2)
+
+
+def group_major(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Channels ordered plane by plane (window.py: each plane's G channels in turn) reordered
+    group by group, so a grouped convolution's group g gets channel g of every plane."""
+    if groups == 1:
+        return x
+    return x.unflatten(1, (-1, groups)).transpose(1, 2).flatten(1, 2)
 
 
 def _block(ndim: int, cin: int, cout: int, batch_norm: bool, groups: int = 1) -> nn.Sequential:
@@ -93,6 +102,8 @@ class UNet(nn.Module):
         self.head = _conv(ndim)(widths[0], out_channels, 1, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`x`: channels plane by plane, several planes with neighbour planes (window.py)."""
+        x = group_major(x, self.groups)
         spatial = x.shape[2:]
         border = 0 if self.training else BORDER_CONTEXT
         multiple = 2**self.depth

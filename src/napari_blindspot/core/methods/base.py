@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..unet import BORDER_CONTEXT, UNet
+from ..window import window_channels
 
 
 def squared_error(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -44,8 +45,10 @@ class Method:
 
     # -- the network and its defaults -------------------------------------------------------
 
-    def build_network(self, spatial_ndim: int, channels: int, network: dict) -> nn.Module:
-        return UNet(spatial_ndim, channels, channels, **network)
+    def build_network(self, spatial_ndim: int, channels: int, network: dict, context_planes: int = 0) -> nn.Module:
+        """The network for `channels` channels; with `context_planes` neighbour planes on each
+        side (window.py) a plain UNet takes them as more input channels."""
+        return UNet(spatial_ndim, window_channels(context_planes, channels), channels, **network)
 
     def default_network(self, network_preset: str | None, gpu: bool) -> dict:
         return {"depth": 2, "features": 32 if gpu else 16, "batch_norm": False}
@@ -76,8 +79,10 @@ class Method:
     # -- training and held-out validation ---------------------------------------------------
 
     def blind_spot_input(self, x: torch.Tensor, generator: torch.Generator, mask_percent: float,
-                         held: torch.Tensor | None = None):
-        """(network input, target, masked coordinates or None) for a batch."""
+                         held: torch.Tensor | None = None, channels: int | None = None):
+        """(network input, target, masked coordinates or None) for a batch. `channels`: how many
+        of a recording's channels are the target plane's (the rest are neighbour planes, whose
+        own noise the target never depends on); None: all of them."""
         raise NotImplementedError
 
     def loss(self, model, out: torch.Tensor, target: torch.Tensor, coords, keep) -> torch.Tensor:

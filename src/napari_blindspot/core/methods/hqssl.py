@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..blindspot import PRESETS, BlindSpotNet, rotations
 from ..noise import make_noise_model
+from ..window import window_channels
 from .base import Method
 
 PRIOR_VAR_FLOOR = 1e-6  # keeps s_x^2 > 0 even where softplus underflows
@@ -64,8 +65,10 @@ class HQSSL(Method):
                    (3, False): ((24, 24, 24), 4), (3, True): ((32, 32, 32), 8)}
     export_border = 0  # zero padding only: mirroring would show a pixel to itself
 
-    def build_network(self, spatial_ndim, channels, network):
-        return BlindSpotNet(spatial_ndim, channels, 2 * channels, **network)
+    def build_network(self, spatial_ndim, channels, network, context_planes=0):
+        """Neighbour planes go to the network's plain branch (blindspot.py), never the blind one."""
+        seen = window_channels(context_planes, channels) - channels  # neighbours and border code
+        return BlindSpotNet(spatial_ndim, channels, 2 * channels, context_channels=seen, **network)
 
     def default_network(self, network_preset, gpu):
         return dict(PRESETS[network_preset or ("gpu" if gpu else "cpu")])
@@ -90,8 +93,8 @@ class HQSSL(Method):
         zero = torch.tensor(spec.normalisation.zero_level, dtype=torch.float32)
         return make_noise_model(channels=spec.channels, zero_level=zero, **spec.noise)
 
-    def blind_spot_input(self, x, generator, mask_percent, held=None):
-        return x, x, None  # blind by construction
+    def blind_spot_input(self, x, generator, mask_percent, held=None, channels=None):
+        return x, x[:, :channels], None  # blind by construction
 
     def loss(self, model, out, target, coords, keep):
         return loss(model.noise, target, out, model.net.groups, keep)
@@ -105,10 +108,11 @@ class HQSSL(Method):
         return model.noise.nll(y, mu, prior_var), mse, noise_var, w**2 - (1 - w) ** 2
 
     def predict_view(self, model, z):
-        return posterior(model.noise, z, model.forward(z), model.net.groups)
+        y = z[:, : model.net.in_channels]  # the target plane's noisy values (window.py)
+        return posterior(model.noise, y, model.forward(z), model.net.groups)
 
     def export_forward(self, net, noise, z):
-        return posterior(noise, z, net.forward_per_view(z), net.groups)[0]
+        return posterior(noise, z[:, : net.in_channels], net.forward_per_view(z), net.groups)[0]
 
     def readme_note(self, spec):
         return ["HQ-SSL: the weights compute the network's Gaussian prior and the learned noise model's "

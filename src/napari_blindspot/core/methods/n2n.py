@@ -20,7 +20,8 @@ class N2N(Method):
     trained_on = "two noisy recordings of one field"
     needs_pairs = True
 
-    def blind_spot_input(self, x, generator, mask_percent, held=None):
+    def blind_spot_input(self, x, generator, mask_percent, held=None, channels=None):
+        """Each recording's window in turn is the input; the other's target plane is the target."""
         a, b = x.chunk(2, dim=1)
         swap = (torch.rand(len(x), generator=generator) < 0.5).to(x.device).view(-1, *[1] * (x.dim() - 1))
-        return torch.where(swap, b, a), torch.where(swap, a, b), None
+        return torch.where(swap, b, a), torch.where(swap, a, b)[:, :channels], None

@@ -13,6 +13,7 @@ import torch
 
 from ..masking import mask_batch, masked_mse, replace_pixels
 from ..unet import UNet
+from ..window import window_channels
 from .base import Method
 
 
@@ -22,12 +23,14 @@ class N2V(Method):
                   "10.1109/CVPR.2019.00223"),)
     median = False  # how a masked pixel is replaced: a random neighbour (N2V) or the window median (N2V2)
 
-    def build_network(self, spatial_ndim, channels, network):
-        return UNet(spatial_ndim, channels, channels, n2v2=self.median, **network)
+    def build_network(self, spatial_ndim, channels, network, context_planes=0):
+        return UNet(spatial_ndim, window_channels(context_planes, channels), channels, n2v2=self.median, **network)
 
-    def blind_spot_input(self, x, generator, mask_percent, held=None):
-        masked, coords = mask_batch(x, mask_percent, generator, median=self.median, exclude=held)
-        return masked, x, coords
+    def blind_spot_input(self, x, generator, mask_percent, held=None, channels=None):
+        """Pixels of the target plane are hidden; neighbour planes keep theirs (their noise is their own)."""
+        target = x[:, :channels]
+        masked, coords = mask_batch(target, mask_percent, generator, median=self.median, exclude=held)
+        return torch.cat([masked, x[:, target.shape[1] :]], dim=1), target, coords
 
     def loss(self, model, out, target, coords, keep):
         return masked_mse(out, target, coords)
