@@ -7,19 +7,23 @@ from napari_blindspot.cli import main
 distributed = pytest.importorskip("distributed")
 
 
+def _local_and_on_a_cluster(tmp_path, stack, chunks, tile, *train_options):
+    """Train on `stack` (a zarr), then predict it locally and on a 2-worker local cluster."""
+    src = tmp_path / "in.zarr"
+    zarr.open_array(str(src), mode="w", shape=stack.shape, chunks=chunks, dtype="f4")[...] = stack
+    assert main(["train", str(src), str(tmp_path / "m"), *train_options, "--steps", "3", "--patch-size", "16",
+                 "--batch-size", "2", "--quiet"]) == 0
+    predict = ["predict", str(tmp_path / "m"), str(src)]
+    assert main([*predict, str(tmp_path / "local.zarr"), "--tile", str(tile), "--quiet"]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+        assert main([*predict, str(tmp_path / "cluster.zarr"), "--tile", str(tile), "--scheduler",
+                     c.scheduler_address, "--quiet"]) == 0
+    return (zarr.open(str(tmp_path / name), mode="r")[...] for name in ("local.zarr", "cluster.zarr"))
+
+
 def test_prediction_on_a_local_cluster_equals_the_local_result(tmp_path, noisy_image):
     stack = np.stack([noisy_image[1], noisy_image[1].T]).astype(np.float32)
-    src = tmp_path / "in.zarr"
-    zarr.open_array(str(src), mode="w", shape=stack.shape, chunks=(1, 32, 32), dtype="f4")[...] = stack
-    assert main(["train", str(src), str(tmp_path / "m"), "--axes", "ZYX", "--2d", "--steps", "3",
-                 "--patch-size", "16", "--batch-size", "2", "--quiet"]) == 0
-    assert main(["predict", str(tmp_path / "m"), str(src), str(tmp_path / "local.zarr"), "--tile", "40",
-                 "--quiet"]) == 0
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
-        assert main(["predict", str(tmp_path / "m"), str(src), str(tmp_path / "cluster.zarr"), "--tile", "40",
-                     "--scheduler", c.scheduler_address, "--quiet"]) == 0
-    local = zarr.open(str(tmp_path / "local.zarr"), mode="r")[...]
-    remote = zarr.open(str(tmp_path / "cluster.zarr"), mode="r")[...]
+    local, remote = _local_and_on_a_cluster(tmp_path, stack, (1, 32, 32), 40, "--axes", "ZYX", "--2d")
     # same tiles, same batches; workers run torch with 1 thread, so sums may round differently
     assert np.allclose(local, remote, rtol=1e-6, atol=0)
 
@@ -36,17 +40,7 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, noisy_image, capsys):
 
 def test_a_model_with_neighbour_planes_predicts_on_a_cluster_as_locally(tmp_path):
     rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:48, 0:48]
+    x = np.mgrid[0:48, 0:48][1]
     stack = np.stack([100 + 40 * np.sin(x / 5.0 + t / 3) + rng.normal(0, 10, (48, 48)) for t in range(7)]).astype("f4")
-    src = tmp_path / "in.zarr"
-    zarr.open_array(str(src), mode="w", shape=stack.shape, chunks=(1, 24, 24), dtype="f4")[...] = stack
-    assert main(["train", str(src), str(tmp_path / "m"), "--axes", "TYX", "--steps", "3", "--patch-size", "16",
-                 "--batch-size", "2", "--context-planes", "2", "--quiet"]) == 0
-    assert main(["predict", str(tmp_path / "m"), str(src), str(tmp_path / "local.zarr"), "--tile", "32",
-                 "--quiet"]) == 0
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
-        assert main(["predict", str(tmp_path / "m"), str(src), str(tmp_path / "cluster.zarr"), "--tile", "32",
-                     "--scheduler", c.scheduler_address, "--quiet"]) == 0
-    local = zarr.open(str(tmp_path / "local.zarr"), mode="r")[...]
-    remote = zarr.open(str(tmp_path / "cluster.zarr"), mode="r")[...]
+    local, remote = _local_and_on_a_cluster(tmp_path, stack, (1, 24, 24), 32, "--axes", "TYX", "--context-planes", "2")
     assert np.allclose(local, remote, rtol=1e-6, atol=0) and local.std() > 0.01  # not a constant
