@@ -16,6 +16,9 @@ def test_dask_stack_trains_without_reading_it_whole_and_gives_lazy_results(viewe
     layer = viewer.add_image(da.from_array(source, chunks=source.chunks), name="lazy", scale=(4.0, 1.0, 1.0),
                              contrast_limits=(0, 200))
     widget = make_widget(steps=5)
+    # planes alone: with k neighbour planes the validation tiles read 2k+1 planes each, a bound of
+    # its own (heldout.VALIDATION_PIXELS) that is above half of so small a stack
+    widget.form.context_planes.value = 0
     source.read = 0
     widget.controls.train_button.click()
     wait_idle(qtbot, widget, timeout=60_000)
@@ -67,3 +70,13 @@ def test_multiscale_preview_region_is_in_level_0_pixels():
     layer.corner_pixels = np.array([[50, 10], [99, 40]])  # the view, in level-1 pixels
     region = preview_region(layer, "YX", world_point=(0.0, 0.0), world_displayed=(0, 1))
     assert region == (slice(100, 200), slice(19, 83))  # level-0 pixels 100-199, and 20-81 widened to 64
+
+
+def test_a_lazy_stack_with_neighbour_planes_gives_a_lazy_result(viewer, make_widget, qtbot):
+    viewer.add_image(da.from_array(noisy((40, 64, 64)), chunks=(1, 64, 64)), name="frames", axis_labels=("t", "y", "x"))
+    widget = make_widget(steps=3)
+    widget.controls.train_button.click()
+    wait_idle(qtbot, widget, timeout=60_000)
+    assert widget.model.spec.context_planes == 2  # chosen from the stack
+    result = viewer.layers["frames [n2v denoised]"]
+    assert isinstance(result.data, da.Array) and result.data.shape == (40, 64, 64)

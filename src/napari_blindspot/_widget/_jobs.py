@@ -161,9 +161,15 @@ def _central_block(model, image, axes: str):
     """The prediction (and uncertainty) of a small central block of a lazy source, for display
     ranges: without them napari would compute whole planes of the layers just to pick a contrast."""
     spatial = "ZYX" if model.spec.spatial_ndim == 3 else "YX"
-    block = central_region(image.shape, axes.upper(), side=128, spatial=spatial, keep_dims=True)
+    block = list(central_region(image.shape, axes.upper(), side=128, spatial=spatial, keep_dims=True))
+    k, along, planes = model.spec.context_planes, model.spec.context_axis, None
+    if k and along in axes.upper():  # the central plane is read with its neighbour planes
+        i, plane = axes.upper().index(along), block[axes.upper().index(along)].start
+        lo, hi = max(0, plane - k), min(image.shape[i], plane + k + 1)
+        block[i], planes = slice(lo, hi), (plane - lo, plane - lo + 1)
     with torch_threads(worker_threads()):
-        return model.predict(image[block], axes, return_uncertainty=model.algorithm.has_uncertainty)
+        return model.predict(image[tuple(block)], axes, return_uncertainty=model.algorithm.has_uncertainty,
+                             planes=planes)
 
 
 def train_job(image, config: TrainConfig, model, region: tuple | None, status: JobStatus,
