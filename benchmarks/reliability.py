@@ -263,15 +263,21 @@ def _tiff(path: Path, array=None, **kwargs) -> None:
     tifffile.imwrite(path, GOOD if array is None else array, **kwargs)
 
 
-def safety_cases(tmp: Path, model: Path, timeout) -> list[dict]:
-    """Never destroy data (issue 15): every one must be refused with every file left as it was."""
-    cases = []
-
+def _npy_case_maker(tmp: Path, prefix: str, cases: list, timeout):
+    """`case(name, setup, argv, fragment)`: a fresh folder holding in.npy, `setup` run on it, and the
+    command line's verdict on `argv` appended to `cases`."""
     def case(name, setup, argv, fragment):
-        folder = _fresh(tmp, "safety " + name)
+        folder = _fresh(tmp, prefix + name)
         _with_npy(folder, GOOD)
         setup(folder)
         cases.append(cli_case(name, folder, ["in.npy"], argv, fragment, timeout))
+    return case
+
+
+def safety_cases(tmp: Path, model: Path, timeout) -> list[dict]:
+    """Never destroy data (issue 15): every one must be refused with every file left as it was."""
+    cases = []
+    case = _npy_case_maker(tmp, "safety ", cases, timeout)
 
     def project(f):
         (f / "project").mkdir()
@@ -329,12 +335,7 @@ def path_cases(tmp: Path, model: Path, timeout) -> list[dict]:
     import zarr
 
     cases = []
-
-    def case(name, setup, argv, fragment):
-        folder = _fresh(tmp, "paths " + name)
-        _with_npy(folder, GOOD)
-        setup(folder)
-        cases.append(cli_case(name, folder, ["in.npy"], argv, fragment, timeout))
+    case = _npy_case_maker(tmp, "paths ", cases, timeout)
 
     def with_model(f):
         shutil.copytree(model, f / "model")
