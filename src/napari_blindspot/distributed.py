@@ -20,17 +20,17 @@ from .core.predict import TileGroup, predict_group, plan_tiles, write_group
 
 
 @lru_cache(maxsize=4)
-def _worker_model(model_dir: str):
+def _worker_model(model_dir: str, precision: str = "auto"):
     from .core.model import load_model
 
-    return load_model(model_dir, device="auto")
+    return load_model(model_dir, device="auto", precision=precision)
 
 
 def _worker_predict(model_dir: str, input_path: str, series, axes: str, tile, group: TileGroup,
-                    with_variance: bool, views: int = 1):
+                    with_variance: bool, views: int = 1, precision: str = "auto"):
     from .io import read_image
 
-    model = _worker_model(model_dir)
+    model = _worker_model(model_dir, precision)
     view, _, _ = model.tiling(read_image(input_path, series), axes, tile)
     return predict_group(view, group, model.batch_predictor(with_variance, views))
 
@@ -71,10 +71,11 @@ def check_scheduler(address: str, timeout: float | None = None) -> None:
 
 def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, tile, scheduler: str,
                        batch_size: int = 4, in_flight: int | None = None, progress=None,
-                       series: int | None = None, tta=None) -> None:
+                       series: int | None = None, tta=None, precision: str = "auto") -> None:
     """Predict `input_path` with the model in `model_dir` on the cluster at `scheduler`.
 
-    `tta` as in `Model.predict`, decided here for the whole input (a large one: one view).
+    `tta` as in `Model.predict`, decided here for the whole input (a large one: one view);
+    `precision` as in `load_model`, resolved by each worker for its own device.
     `outputs`: one array-like in the input's layout (two with the uncertainty), e.g. zarr.
     """
     try:
@@ -106,7 +107,7 @@ def predict_on_cluster(model_dir, input_path, outputs: list, axes: str | None, t
 
         def submit(group: TileGroup):
             future = client.submit(_worker_predict, model_dir, input_path, series, axes, tile, group, with_variance,
-                                   views, pure=False)
+                                   views, precision, pure=False)
             group_of[future.key] = group
             return future
 

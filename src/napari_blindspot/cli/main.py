@@ -198,7 +198,8 @@ def _run(args) -> None:
 
             def run_on(outputs, progress):
                 predict_on_cluster(args.model_dir, args.input, outputs, axes, args.tile, args.scheduler,
-                                   progress=progress, series=args.series, tta=args.tta)
+                                   progress=progress, series=args.series, tta=args.tta,
+                                   precision=args.precision)
         _predict(model, image, axes, args, run_on)
         return
     image = read_image(args.input, args.series)
