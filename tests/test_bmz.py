@@ -105,7 +105,8 @@ def test_bioimageio_core_predicts_another_image_as_we_do(exported, bioimageio_co
     other = _image(image.shape[:-2] + (36, 52), seed=1)
     descr = load_description(path)
     batch = other[None]  # the package's axes: batch first, then ours (C when the model has one)
-    ours = model.predict(other, tta=False)  # the package runs one view; test-time augmentation is ours
+    # the package runs one view in float32; test-time views and bfloat16 (auto on CPUs that have it) are ours
+    ours = nb.load_model(path, device="cpu", precision="float32").predict(other, tta=False)
     theirs = predict(model=descr, inputs=batch).members["denoised"].data.values[0]
     np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-3 * min(model.spec.normalisation.std))
 

@@ -92,3 +92,31 @@ def test_large_inputs_get_one_view_by_default_small_ones_the_methods_views(n2v_m
                                   n2v_model.predict(image, "TYX", tta=1))
     monkeypatch.setattr(tta, "LARGE_INPUT_PIXELS", 4000)
     np.testing.assert_array_equal(n2v_model.predict(image, "TYX"), n2v_model.predict(image, "TYX", tta=8))
+
+
+def _poison_gradients(run, steps: int | None):
+    """Make one weight's gradient NaN for the first `steps` backward passes (None: every one)."""
+    calls = []
+    weight = next(p for p in run.model.net.parameters() if p.ndim > 1)
+    weight.register_hook(lambda g: (calls.append(1), g * float("nan"))[1] if steps is None or len(calls) < steps else g)
+    return weight
+
+
+def test_a_step_of_non_finite_gradients_is_skipped_and_training_goes_on(noisy_image, tiny):
+    """torch's CPU bfloat16 Conv3d backward sometimes gives NaN gradients on tiny inputs: such
+    a step must leave the weights as they were, not make the run diverge."""
+    run = nb.train(noisy_image[1], TrainConfig(axes="YX", **{**tiny, "steps": 4, "precision": "bfloat16"}))
+    weight = _poison_gradients(run, steps=2)
+    events = list(run)
+    assert events[-1].step == 4 and np.isfinite(events[-1].loss)
+    assert all(bool(torch.isfinite(p).all()) for p in run.model.net.parameters()) and weight.isfinite().all()
+
+
+def test_gradients_that_stay_non_finite_end_the_run_with_what_to_do(noisy_image, tiny, monkeypatch):
+    from napari_blindspot.core import step
+
+    monkeypatch.setattr(step, "SKIPS_IN_A_ROW", 3)
+    run = nb.train(noisy_image[1], TrainConfig(axes="YX", **{**tiny, "steps": 6, "precision": "bfloat16"}))
+    _poison_gradients(run, steps=None)
+    with pytest.raises(FloatingPointError, match="not finite for 3 steps in a row.*float32"):
+        list(run)

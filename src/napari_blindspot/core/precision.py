@@ -56,6 +56,7 @@ class Precision:
         self.dtype = _DTYPES[name]
         # float16's narrow range needs its gradients scaled; bfloat16 has float32's range
         self.scaler = torch.amp.GradScaler("cuda", enabled=name == "float16" and device_type == "cuda")
+        self.skipped_in_a_row = 0  # training steps skipped for non-finite gradients (step.py)
 
     @classmethod
     def choose(cls, setting: str, device: torch.device, amp: bool = True) -> "Precision":
