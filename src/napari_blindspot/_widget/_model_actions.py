@@ -47,12 +47,10 @@ class ModelActions:
         model = self.model
         if model is None or self.busy:
             return
-        try:
-            from .. import bmz
+        from .. import bmz  # light: a model exists, so torch is loaded; bioimageio is imported by the worker
 
-            bmz.require_bioimageio()
-        except ImportError as err:
-            show_error(f"Cannot export: {err}")
+        if missing := _models.bioimageio_missing():
+            show_error(f"Cannot export: {missing}")
             return
         answers = _models.ask_export(self, bmz.DEFAULT_NAME.format(method=model.method.upper()))
         if answers is None:
