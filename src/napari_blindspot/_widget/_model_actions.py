@@ -7,7 +7,7 @@ from napari.utils.notifications import show_error, show_info
 
 from . import _jobs, _models
 from ._layers import OURS, layer_data
-from ._lifecycle import Job
+from ._lifecycle import Job, gc_freeze, gc_thaw
 
 
 class ModelActions:
@@ -63,6 +63,9 @@ class ModelActions:
                                _start_thread=False)
         worker.returned.connect(lambda message: (show_info if message.startswith("Exported") else show_error)(message))
         self.export_worker = worker
+        # bioimageio.core's test run calls gc.collect(), a stall over all of napari's objects
+        worker.finished.connect(gc_thaw)
+        gc_freeze()
         worker.start()
 
     def _on_apply(self) -> None:
