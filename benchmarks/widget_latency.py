@@ -94,6 +94,7 @@ def dock_widget(session, args, **form):
     _models.confirm = lambda parent, question, action="Discard": True  # a script answers yes to "replace the unsaved model?"
     widget = DenoiseWidget(session.viewer)
     session.viewer.window.add_dock_widget(widget)
+    session.pump(lambda: widget.opening.done, timeout=120)  # built once torch is loaded
     widget.form.method.native.setCurrentText(args.method)
     widget.form.duration.value = int(args.seconds)
     return widget
@@ -113,11 +114,13 @@ def dock_flow(args) -> None:
     session.viewer.window.add_dock_widget(widget)
     session.app.processEvents()  # the dock's first paint
     shown = time.perf_counter()
+    session.pump(lambda: widget.opening.done, timeout=120)  # the form, once torch is loaded
+    built = time.perf_counter()
     session.pump(_jobs.torch_warm.is_set, timeout=120)
     warm = time.perf_counter()
     session.pump(lambda: time.perf_counter() > warm + 1.0)
     session.timer.stop()
-    result = dict(open_s=shown - start, warm_up_s=warm - start, loaded_before=loaded_before,
+    result = dict(open_s=shown - start, form_s=built - start, warm_up_s=warm - start, loaded_before=loaded_before,
                   loaded_by_import=[m for m in HEAVY if m in sys.modules], **session.stalls(start, time.perf_counter()))
     result["stall_after_shown"] = session.stalls(shown, time.perf_counter())["stall"]
     print(f"dock: {result}", flush=True)
@@ -128,6 +131,7 @@ def dock_flow(args) -> None:
     print("|---|---|---|")
     print(f"| import, build and dock the widget, first paint included (ms) | {1000 * result['open_s']:.0f} | < 100 |")
     print(f"| longest stall from then until the warm-up is done + 1 s (ms) | {1000 * result['stall_after_shown']:.0f} | < 100 |")
+    print(f"| the form shown (built once torch and the methods are loaded), after the start (s) | {result['form_s']:.1f} | |")
     print(f"| warm-up done, after the start (s) | {result['warm_up_s']:.1f} | |")
 
 
