@@ -48,17 +48,17 @@ def worker_threads() -> int:
     return max(1, torch.get_num_threads() - 1)
 
 
-torch_loaded = threading.Event()  # set once torch and the methods are imported and `found_gpu` is known
-torch_warm = threading.Event()  # ...and torch's lazily imported optimiser machinery is loaded too
+torch_loaded = threading.Event()  # set once torch, the methods, the optimiser machinery and matplotlib are loaded
+torch_warm = threading.Event()  # set with it (its older name)
 found_gpu = False  # whether device "auto" finds a GPU (False until torch_loaded)
 _warming = threading.Lock()
 
 
 def warm_up_torch() -> None:
-    """Import torch and the core's training modules, then build a first optimiser (torch._dynamo,
-    sympy, torch.distributed), on a thread of its own and once per process: on the UI thread they
-    took seconds, and in the first training's worker they delayed its first preview
-    (docs/benchmarks.md, "Widget latency"); here they run while the user picks settings."""
+    """Import torch, the core's training modules and matplotlib, and build a first optimiser
+    (torch._dynamo, sympy, torch.distributed), on a thread of its own and once per process: on
+    the UI thread they took seconds, and in the first training's worker they delayed its first
+    preview (docs/benchmarks.md, "Widget latency"); here they run while the dock opens."""
     if not torch_warm.is_set() and _warming.acquire(blocking=False):
         threading.Thread(target=_warm_up, name="blindspot-warm-up", daemon=True).start()
 
@@ -74,9 +74,9 @@ def _warm_up() -> None:
             methods.get(name)
 
         found_gpu = choose_device("auto").type != "cpu"
-        torch_loaded.set()
         _build_an_optimiser()
-    finally:
+        from matplotlib.backends import backend_agg  # noqa: F401  (the loss plot's, imported once)
+    finally:  # the form is built after all of it: beside these imports, its build took 1.6 s
         torch_loaded.set()
         torch_warm.set()
 
