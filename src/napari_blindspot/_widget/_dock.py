@@ -55,6 +55,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self.preview = PreviewLayer(self.viewer)
         # injectable for tests: (title) -> folder path, "" when cancelled
         self.ask_directory = lambda title: QFileDialog.getExistingDirectory(self, title)
+        self.setMinimumWidth(340)  # from the start: the viewer does not jump when the form appears
         self.opening = DeferredBuild(self, lambda: (self._build(), self._connect(), self._set_state("idle")))
 
     def __getattr__(self, name: str):  # a part of the form asked for before it is built (a script): built now
@@ -66,7 +67,6 @@ class DenoiseWidget(ModelActions, QWidget):
 
     def _build(self) -> None:
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.setMinimumWidth(340)
         layout = self.layout() or QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         self.layers = LayerChoices(self.viewer)

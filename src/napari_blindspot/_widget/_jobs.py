@@ -60,7 +60,7 @@ def warm_up_torch() -> None:
     the UI thread they took seconds, and in the first training's worker they delayed its first
     preview (docs/benchmarks.md, "Widget latency"); here they run while the dock opens."""
     if not torch_warm.is_set() and _warming.acquire(blocking=False):
-        threading.Thread(target=_warm_up, name="blindspot-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, name="blindspot-warm-up").start()
 
 
 def _warm_up() -> None:
@@ -82,8 +82,9 @@ def _warm_up() -> None:
 
 
 def on_gpu(device: str) -> bool:
-    """Whether `device` is a GPU here; False until the dock's warm-up has imported torch (the dock
-    then shows its hints again), so that the UI thread never waits for that import."""
+    """Whether `device` is a GPU here; False until the warm-up has imported torch, so that the UI
+    thread never waits for that import (the dock builds its form after it; a script that asks
+    for the form sooner gets the CPU's hints)."""
     if device == "cpu" or not torch_loaded.is_set():
         return False
     if device == "auto":
