@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QThreadPool
 
-from napari_blindspot._widget import DenoiseWidget, _dock, _model_actions, _models
+from napari_blindspot._widget import DenoiseWidget, _dock, _jobs, _model_actions, _models
 
 
 def noisy(shape, seed=0):
@@ -15,6 +15,13 @@ def noisy(shape, seed=0):
     grids = np.meshgrid(*[np.arange(s) for s in shape], indexing="ij")
     clean = 100 + 40 * np.sin(grids[-1] / 4.0) * np.cos(grids[-2] / 5.0)
     return (clean + rng.normal(0, 15, shape)).astype(np.float32)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def torch_loaded():
+    """torch and the methods loaded, as a while after napari opens a dock: docks build at once."""
+    _jobs.warm_up_torch()
+    assert _jobs.torch_loaded.wait(120)
 
 
 @pytest.fixture

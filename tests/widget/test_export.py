@@ -40,6 +40,37 @@ def test_export_asks_then_writes_the_package_off_the_main_thread(trained, answer
     assert answers[-4:] == [str(tmp_path / "out.zip"), kw["name"], "Ada Lovelace, Alan Turing", "CC-BY-4.0"]
 
 
+def test_export_imports_bioimageio_off_the_main_thread(trained, answers, monkeypatch, qtbot, notes):
+    """Importing bioimageio.core takes seconds: the UI thread only asks whether it is installed."""
+    import builtins
+    import threading
+
+    imported_on, real_import = [], builtins.__import__
+
+    def recording_import(name, *args, **kwargs):
+        if name.startswith(("bioimageio.core", "bioimageio.spec")):
+            imported_on.append(threading.current_thread() is threading.main_thread())
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", recording_import)
+    monkeypatch.setattr(bmz, "export_model", lambda model, path, **kw: path)
+    trained.controls.export_button.click()
+    qtbot.waitUntil(lambda: bool(notes), timeout=10_000)
+    assert notes[0][0] == "info" and imported_on and not any(imported_on)
+
+
+def test_export_runs_with_the_viewers_objects_kept_out_of_full_collections(trained, answers, monkeypatch, qtbot, notes):
+    """bioimageio.core's test run calls gc.collect(): over all of napari's objects it stalls the UI."""
+    import gc
+
+    frozen = []
+    monkeypatch.setattr(bmz, "export_model", lambda model, path, **kw: frozen.append(gc.get_freeze_count()) or path)
+    trained.controls.export_button.click()
+    qtbot.waitUntil(lambda: bool(notes) and not trained.export_worker.is_running, timeout=10_000)
+    qtbot.waitUntil(lambda: gc.get_freeze_count() == 0, timeout=5_000)  # handed back once it is done
+    assert frozen[0] > 0
+
+
 def test_a_failed_export_says_why(trained, answers, monkeypatch, qtbot, notes):
     def fail(*a, **k):
         raise ValueError("the package description is not valid: license: unknown")

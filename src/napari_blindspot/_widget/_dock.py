@@ -23,7 +23,7 @@ from ._form import SettingsForm, on_gpu
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
 from ._model_actions import ModelActions
-from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, gc_freeze, gc_thaw
+from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, gc_freeze, gc_thaw, DeferredBuild
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
@@ -55,17 +55,19 @@ class DenoiseWidget(ModelActions, QWidget):
         self.preview = PreviewLayer(self.viewer)
         # injectable for tests: (title) -> folder path, "" when cancelled
         self.ask_directory = lambda title: QFileDialog.getExistingDirectory(self, title)
-        self._build()
-        self._connect()
-        _jobs.warm_up_torch()
-        self._set_state("idle")
+        self.setMinimumWidth(340)  # from the start: the viewer does not jump when the form appears
+        self.opening = DeferredBuild(self, lambda: (self._build(), self._connect(), self._set_state("idle")))
+
+    def __getattr__(self, name: str):  # a part of the form asked for before it is built (a script): built now
+        if name in ("form", "controls", "settings", "advanced", "layers") and "opening" in self.__dict__ and self.opening.now():
+            return getattr(self, name)
+        raise AttributeError(name)
 
     # -- layout -----------------------------------------------------------------------------
 
     def _build(self) -> None:
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.setMinimumWidth(340)
-        layout = QVBoxLayout(self)
+        layout = self.layout() or QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         self.layers = LayerChoices(self.viewer)
         self.form = SettingsForm(self.layers.choices(raw_only=True))

@@ -13,7 +13,7 @@ from ..core.config import METHODS, NOISE_MODELS, OPTIONS, Option, TrainConfig, f
 from ..core.data import StackView, choose_three_d, validate_axes
 from ..core.neighbours import choose_context
 from ._axes import layer_axes
-from ..core.device import choose_device
+from ._jobs import on_gpu
 from ._layers import layer_data, layer_scale
 
 Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d
@@ -67,13 +67,6 @@ def _auto(spin, tip: str = ""):
 def _row(label: str, *widgets, horizontal: bool = True) -> Container:
     return Container(widgets=widgets, layout="horizontal" if horizontal else "vertical", labels=False,
                      label=label)
-
-
-def on_gpu(device: str) -> bool:
-    try:
-        return choose_device(device).type != "cpu"
-    except ValueError:  # e.g. "cuda" picked on a machine without one: Train will say so
-        return False
 
 
 class SettingsForm:

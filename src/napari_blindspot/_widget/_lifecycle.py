@@ -6,7 +6,8 @@ import gc
 import time
 from dataclasses import dataclass, field
 
-from qtpy.QtCore import QEvent, QObject
+from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtWidgets import QLabel, QVBoxLayout
 
 from . import _jobs
 
@@ -29,6 +30,41 @@ def gc_thaw() -> None:
     _jobs_running = max(0, _jobs_running - 1)
     if _jobs_running == 0:
         gc.unfreeze()
+
+
+LOADING = "Loading the denoising methods…"  # the dock's one line while torch loads
+
+
+class DeferredBuild:
+    """Start the background warm-up (`_jobs.warm_up_torch`) and `build()` the dock: now if torch
+    and the methods are loaded, else once the warm-up has loaded them, with `LOADING` shown until
+    then (the form names the methods, and their modules import torch: on the UI thread that held
+    napari for seconds, docs/benchmarks.md, "Widget latency")."""
+
+    def __init__(self, widget, build):
+        self.done, self._build, self._timer = False, build, None
+        _jobs.warm_up_torch()
+        if _jobs.torch_loaded.is_set():
+            self.now()
+            return
+        self._layout = QVBoxLayout(widget)
+        self._layout.addWidget(label := QLabel(LOADING))
+        self._label, self._timer = label, QTimer(widget)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(lambda: _jobs.torch_loaded.is_set() and self.now())
+        self._timer.start()
+
+    def now(self) -> bool:
+        """Build, unless built already (then False); sooner than the warm-up, this thread imports."""
+        if self.done:
+            return False
+        self.done = True
+        if self._timer is not None:
+            self._timer.stop()
+            self._layout.removeWidget(self._label)
+            self._label.deleteLater()
+        self._build()
+        return True
 
 
 def ask_before_the_x(widget, may_close) -> None:

@@ -7,7 +7,7 @@ from napari.utils.notifications import show_error, show_info
 
 from . import _jobs, _models
 from ._layers import OURS, layer_data
-from ._lifecycle import Job
+from ._lifecycle import Job, gc_freeze, gc_thaw
 
 
 class ModelActions:
@@ -47,12 +47,10 @@ class ModelActions:
         model = self.model
         if model is None or self.busy:
             return
-        try:
-            from .. import bmz
+        from .. import bmz  # light: a model exists, so torch is loaded; bioimageio is imported by the worker
 
-            bmz.require_bioimageio()
-        except ImportError as err:
-            show_error(f"Cannot export: {err}")
+        if missing := _models.bioimageio_missing():
+            show_error(f"Cannot export: {missing}")
             return
         answers = _models.ask_export(self, bmz.DEFAULT_NAME.format(method=model.method.upper()))
         if answers is None:
@@ -65,6 +63,9 @@ class ModelActions:
                                _start_thread=False)
         worker.returned.connect(lambda message: (show_info if message.startswith("Exported") else show_error)(message))
         self.export_worker = worker
+        # bioimageio.core's test run calls gc.collect(), a stall over all of napari's objects
+        worker.finished.connect(gc_thaw)
+        gc_freeze()
         worker.start()
 
     def _on_apply(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from napari.utils.notifications import show_error, show_info
@@ -112,11 +113,24 @@ def ask_export(parent, default_name: str) -> tuple[str, str, list[str], str] | N
     return path, name, [a.strip() for a in authors.split(",") if a.strip()], license_
 
 
+def bioimageio_missing() -> str:
+    """Why export cannot run here ("" when it can), found without importing bioimageio: its import
+    takes seconds, which the export worker spends instead (docs/benchmarks.md, "Widget latency")."""
+    from .. import bmz
+
+    try:
+        found = all(importlib.util.find_spec(name) is not None for name in ("bioimageio.spec", "bioimageio.core"))
+    except (ImportError, ValueError):  # a parent package missing, or a stub in sys.modules
+        found = False
+    return "" if found else f"bioimage.io export needs bioimageio.spec and bioimageio.core: {bmz.INSTALL_HINT}"
+
+
 def export_job(model, path: str, name: str, authors: list[str], license_: str, sample) -> str:
     """Runs on a worker thread: the message to show, "Exported ..." on success."""
     from .. import bmz
 
     try:
+        bmz.require_bioimageio()  # here, not on the UI thread: importing bioimageio.core takes seconds
         written = bmz.export_model(model, path, name=name, authors=authors, license=license_,
                                    sample=sample, overwrite=True)
     except Exception as err:  # noqa: BLE001 - shown as a notification, not raised in a thread
