@@ -27,7 +27,7 @@ from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, g
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
-from ._results import add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
+from ._results import SAVE_HINT, add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
 from ._verdict import FEW_STEPS, budget_warning, doubt, how_it_ended
 
 
@@ -90,10 +90,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self.layers.follow(self.form.second)
         self.controls.train_button.clicked.connect(self._on_train_clicked)
         self.controls.train_more_button.clicked.connect(self._on_train_more_clicked)
-        self.controls.save_button.clicked.connect(self._on_save)
-        self.controls.load_button.clicked.connect(self._on_load)
-        self.controls.export_button.clicked.connect(self._on_export)
-        self.controls.apply_button.clicked.connect(self._on_apply)
+        self._connect_buttons()  # the model buttons and Save result
         self._ui_timer.timeout.connect(self._tick)
 
         res, viewer = self._res, self.viewer
@@ -221,7 +218,7 @@ class DenoiseWidget(ModelActions, QWidget):
                 show_warning(verdict[1])
             self.controls.status(done_text(event, job.source.name if applied else "", verdict and verdict[0]), 1, 1,
                                  detail=joined(verdict and verdict[1], how_it_ended(job.final, job.run, self._step_offset), gain,
-                                               true_text(self.viewer, job.source, event.denoised), uncertainty_text(event)))
+                                               true_text(self.viewer, job.source, event.denoised), uncertainty_text(event), SAVE_HINT))
         else:
             self._on_progress(event, job)
 
