@@ -50,6 +50,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self.model_folder = ""  # where the current model was saved or loaded from
         self.results = []  # the layers the current model made last
         self._step_offset = 0  # steps the model had before this run
+        self._before_run = None  # (saved, folder, origin) of the model a Train more continues
         self._pending = None  # HQ-SSL's uncertainty layer, still to be added
         self._res = Resources()
         self.preview = PreviewLayer(self.viewer)
@@ -190,6 +191,7 @@ class DenoiseWidget(ModelActions, QWidget):
             return
         if isinstance(event, _jobs.Started):
             job.run = event.run
+            self._before_run = (self.model_saved, self.model_folder, self._model_origin) if event.run.model is self.model else None
             self.model, self.model_saved, self.model_folder, self._model_origin = event.run.model, False, "", ""
             what = f"on from {self._step_offset} steps" if self._step_offset else "a new model"
             self.controls.model_label.setText(f"Training {what}: {event.run.config.method}, axes {event.run.config.axes}")
@@ -267,6 +269,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self.preview.remove()
         if job.kind == "train" and self.model is not None and self.model.spec.history.get("steps", 0) == 0:
             self.model = None  # an untrained network is no model
+        self._unchanged_by_training(job)
         if not job.finished_with_result:  # failed, cancelled or no steps
             self.controls.status("Ready", 0, 1)
         self._set_state("idle")

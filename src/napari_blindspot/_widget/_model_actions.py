@@ -28,6 +28,16 @@ class ModelActions:
         steps = self._step_offset + job.steps if job is not None and job.kind == "train" and job.steps else None
         return _models.may_discard(self, self.model, self.model_saved, doing, steps)
 
+    def _unchanged_by_training(self, job) -> None:
+        """A Train more that did no step, or kept the weights it started from (none beat them), leaves
+        the model saved as it was: losing it loses nothing, so nothing is asked."""
+        before, self._before_run = self._before_run, None
+        final = job.final
+        if before is not None and job.kind == "train" and (not job.steps or (final is not None and final.best_step == 0)):
+            self.model_saved, self.model_folder, self._model_origin = before
+            if self.model_folder:
+                self._remember_folder(self.model_folder)
+
     def _remember_folder(self, folder: str) -> None:
         """The model now lives in `folder`: the layers it made last say so too."""
         self.model_folder = folder

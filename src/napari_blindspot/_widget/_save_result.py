@@ -31,21 +31,19 @@ def _ours(layer, kind: str | None = None) -> dict | None:
 
 
 def chosen_results(viewer, recent: list) -> tuple[list, object | None]:
-    """(the denoised layers to save, one or one per channel; its uncertainty layer or None): the
-    selected layer's result when it is one of ours, else the dock's last result."""
+    """(the denoised layers to save, one or one per channel; its uncertainty layer or None): those
+    of the selected layer when it is one of ours (a result or its uncertainty), else the dock's last."""
     active = viewer.layers.selection.active
-    if active is not None and _ours(active, "uncertainty"):
-        return [], active
-    if active is not None and _ours(active, "result"):
+    if active is not None and _ours(active, "uncertainty"):  # HQ-SSL's runs end with it selected
+        name = active.name.replace("[uncertainty", f"[{_ours(active).get('method')} denoised", 1)
+    elif active is not None and _ours(active, "result"):
         name = _ours(active)["name"]
-        denoised = [layer for layer in viewer.layers if (_ours(layer, "result") or {}).get("name") == name]
     else:
-        denoised = [layer for layer in recent if layer in viewer.layers and _ours(layer, "result")]
-        name = _ours(denoised[0])["name"] if denoised else ""
+        name = next((_ours(layer)["name"] for layer in recent if layer in viewer.layers and _ours(layer, "result")), "")
+    denoised = [layer for layer in viewer.layers if (_ours(layer, "result") or {}).get("name") == name] if name else []
     if not denoised:
-        return [], None
-    method = _ours(denoised[0]).get("method") or ""
-    twin = name.replace(f"[{method} denoised", "[uncertainty")  # as `add_uncertainty` names it
+        return [], active if active is not None and _ours(active, "uncertainty") else None
+    twin = name.replace(f"[{_ours(denoised[0]).get('method')} denoised", "[uncertainty", 1)  # as `add_uncertainty` names it
     uncertainty = next((layer for layer in viewer.layers if layer.name == twin and _ours(layer, "uncertainty")), None)
     return sorted(denoised, key=lambda layer: _ours(layer).get("channel") or 0), uncertainty
 
