@@ -8,8 +8,16 @@ from napari_blindspot._widget import _jobs
 from .conftest import noisy, wait_idle
 
 
+def _shown(viewer, make_widget, **kwargs):
+    """A dock in a shown window: a hidden one is never laid out again."""
+    widget = make_widget(**kwargs)
+    viewer.window._qt_window.show()
+    return widget
+
+
 def _where(widget) -> dict:
-    QApplication.processEvents()
+    for _ in range(3):
+        QApplication.processEvents()
     c = widget.controls
     widgets = {"loss plot": c.loss_plot, "model line": c.model_label, "Save model": c.save_button,
                "Apply to layer": c.apply_button, "Save result": c.save_result_button}
@@ -18,7 +26,7 @@ def _where(widget) -> dict:
 
 def test_the_dock_does_not_move_between_idle_training_and_done(viewer, make_widget, qtbot):
     viewer.add_image(noisy((32, 32)), name="noisy")
-    widget = make_widget(steps=3)
+    widget = _shown(viewer, make_widget, steps=3)
     idle = _where(widget)
     seen = []
     started = widget._on_event
@@ -37,8 +45,8 @@ def test_the_dock_does_not_move_between_idle_training_and_done(viewer, make_widg
     assert all(where == idle for where in seen), (idle, seen)
 
 
-def test_a_status_of_many_lines_keeps_its_height_and_is_whole_in_its_tooltip(make_widget):
-    widget = make_widget()
+def test_a_status_of_many_lines_keeps_its_height_and_is_whole_in_its_tooltip(viewer, make_widget):
+    widget = _shown(viewer, make_widget)
     idle = _where(widget)
     detail = " · ".join(["This result may be worse than the input: train for longer, or Train more."] * 6)
     widget.controls.status("Done", 1, 1, detail=detail)
