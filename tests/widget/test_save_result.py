@@ -11,10 +11,13 @@ from napari_blindspot.io.provenance import KEY, read_tiff_metadata
 from .conftest import noisy, wait_idle
 
 
+SUGGESTED = []
+
+
 def _save(widget, qtbot, notes, path) -> str:
     """Click Save result… answering `path`; the message it shows (once the worker is done)."""
     shown, ask = len(notes), _save_result.ask_save_path
-    _save_result.ask_save_path = lambda parent, suggested: str(path)
+    _save_result.ask_save_path = lambda parent, suggested: SUGGESTED.append(suggested) or str(path)
     try:
         widget.controls.save_result_button.click()
         qtbot.waitUntil(lambda: len(notes) > shown, timeout=10_000)
@@ -27,6 +30,7 @@ def test_save_result_writes_the_result_and_its_uncertainty_with_how_they_were_ma
         trained_hqssl, viewer, qtbot, notes, tmp_path):
     result, uncertainty = trained_hqssl.results
     message = _save(trained_hqssl, qtbot, notes, tmp_path / "out.tif")
+    assert SUGGESTED[-1].endswith("noisy-hqssl-denoised.tif")  # the result's, though its uncertainty is selected
     assert message.startswith("Saved out.tif and out-uncertainty.tif") and 'plugin="napari-blindspot"' in message
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), result.data)
     assert np.array_equal(tifffile.imread(tmp_path / "out-uncertainty.tif"), uncertainty.data)
@@ -98,3 +102,18 @@ def test_napari_offers_our_writer_by_name_and_in_file_save(trained, viewer, tmp_
     assert read_tiff_metadata(tmp_path / "napari.tif")[KEY] == result.metadata[OURS]
     filters, _ = _npe2.file_extensions_string_for_layers([result])
     assert "TIFF with provenance" in filters
+
+
+def test_a_lazy_result_is_computed_on_the_worker_as_it_is_saved(viewer, make_widget, qtbot, notes, tmp_path):
+    import dask.array as da
+
+    stack = noisy((4, 32, 32))
+    viewer.add_image(da.from_array(stack, chunks=(1, 32, 32)), name="lazy")
+    widget = make_widget(steps=2)
+    widget.form.context_planes.value = 0
+    widget.controls.train_button.click()
+    wait_idle(qtbot, widget, timeout=60_000)
+    [result] = widget.results
+    assert isinstance(result.data, da.Array)
+    assert _save(widget, qtbot, notes, tmp_path / "lazy.tif").startswith("Saved")
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "lazy.tif"), result.data.compute(), atol=1e-5)
