@@ -38,10 +38,10 @@ def test_a_result_the_estimate_calls_worse_than_the_input_is_named_and_warned(vi
                                                                               monkeypatch):
     _final_estimate(monkeypatch, -4.5)
     widget = _train(viewer, make_widget, qtbot, worse_below_db=0.0)
-    assert [layer.name for layer in viewer.layers] == ["noisy", "noisy [n2v denoised, worse than input?]"]
+    assert [layer.name for layer in viewer.layers] == ["noisy", "noisy [n2v denoised] worse?"]
     warnings = [text for kind, text in notes if kind == "warning"]
     assert len(warnings) == 1 and "worse than the input" in warnings[0] and "-4.5 dB" in warnings[0]
-    assert widget.controls.progress_bar.text().endswith("worse than input?")
+    assert widget.controls.progress_bar.text().endswith("worse?")
     assert "may be worse than the input" in widget.controls.status_label.text()
 
 
@@ -60,9 +60,17 @@ def test_an_estimate_that_cannot_be_told_is_no_verdict_of_worse(viewer, make_wid
 
 def test_a_run_of_a_handful_of_steps_is_named_too_few_steps(viewer, make_widget, qtbot, notes):
     widget = _train(viewer, make_widget, qtbot, steps=3, few_steps=50)
-    assert viewer.layers[-1].name == "noisy [n2v denoised, too few steps?]"
+    assert viewer.layers[-1].name == "noisy [n2v denoised] few steps?"
     assert any(kind == "warning" and "Only 3 training steps" in text for kind, text in notes)
     assert "too few" in widget.controls.status_label.text()
+
+
+def test_a_doubtful_result_keeps_the_contract_name_and_adds_a_short_tag(viewer, make_widget, qtbot, notes):
+    """napari's layer list elides the middle of a long name: `<source> [<method> denoised]` stays
+    whole and the tag after it is a word, so both ends of the name can be read."""
+    _train(viewer, make_widget, qtbot, steps=3, few_steps=50)
+    name = viewer.layers[-1].name
+    assert name.startswith("noisy [n2v denoised] ") and len(name) - len("noisy [n2v denoised] ") <= 10
 
 
 def test_the_first_steps_say_when_the_budget_allows_too_few_steps(viewer, make_widget, qtbot, notes):

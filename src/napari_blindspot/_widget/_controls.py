@@ -1,5 +1,8 @@
 """The dock's controls under the settings: Train / Train more, progress and status, loss plot,
-the model line, Save / Load model and Apply to layer."""
+the model line, Save / Load model, Apply to layer and Save result.
+
+Every part keeps its height whatever it says (the status `STATUS_LINES` lines high, the rest in
+its tooltip), so nothing in the dock moves when training starts or ends."""
 
 from __future__ import annotations
 
@@ -11,6 +14,14 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton
 from ._form import as_note
 from ._plot import LossPlot
 from ._progress import ProgressBar
+
+STATUS_LINES = 7  # a doubtful result's status (verdict, how it ended, estimate) in a 340 px wide dock
+MODEL_LINES = 2  # HQ-SSL's model line with its learned noise
+PLOT_HEIGHT = 170
+SAVE_RESULT_TIP = ("Save the selected result layer (else the last one), and its uncertainty, as TIFF "
+                   "with how it was made (method, steps, noise, estimate) in the file. napari's File > "
+                   "Save keeps that only with the 'TIFF with provenance' file type; reopen with "
+                   "viewer.open(path, plugin=\"napari-blindspot\") or File > Open (choose Blindspot denoising).")
 
 
 def _button(text: str, tip: str = "") -> QPushButton:
@@ -41,11 +52,12 @@ class Controls:
         layout.addWidget(self.progress_bar)
         self.status_label = QLabel()  # the status while the bar is busy, which hides its text
         self.status_label.setWordWrap(True)
-        layout.addWidget(self.status_label)
+        layout.addWidget(_fixed_lines(self.status_label, STATUS_LINES))
         self.loss_plot = LossPlot(get_theme(theme), parent=parent)
+        self.loss_plot.setFixedHeight(PLOT_HEIGHT)
         layout.addWidget(self.loss_plot)
         self.model_label = as_note(QLabel())
-        layout.addWidget(self.model_label)
+        layout.addWidget(_fixed_lines(self.model_label, MODEL_LINES))
         self.save_button, self.load_button = _button("Save model"), _button("Load model")
         self.export_button = _button("Export (bioimage.io)", "Write the current model as a bioimage.io "
                                      "model package (.zip), for other tools (needs napari-blindspot[bmz]).")
@@ -53,6 +65,8 @@ class Controls:
         self.apply_picker = ComboBox(choices=apply_choices, tooltip="The layer to denoise with the current model.")
         self.apply_button = _button("Apply to layer", "Denoise the chosen layer with the current model.")
         _row(layout, (self.apply_picker.native, 1), (self.apply_button, 0))
+        self.save_result_button = _button("Save result…", SAVE_RESULT_TIP)
+        _row(layout, (self.save_result_button, 1))
         self.status("Ready", 0, 1)
 
     def status(self, text: str, value: int | None = None, maximum: int | None = None, minimum: int = 0,
@@ -67,6 +81,7 @@ class Controls:
         busy = self.progress_bar.maximum() == self.progress_bar.minimum() == 0
         shown = [text] if busy else []  # a busy bar shows no text
         self.status_label.setText(" · ".join(shown + ([detail] if detail else [])))
+        self.status_label.setToolTip(self.status_label.text())  # whole, should it be cut
 
     def set_state(self, state: str, has_model: bool) -> None:
         """idle | training (Train reads Stop) | predicting (everything waits)."""
@@ -79,3 +94,11 @@ class Controls:
         self.save_button.setEnabled(idle and has_model)
         self.export_button.setEnabled(idle and has_model)
         self.apply_button.setEnabled(idle and has_model)
+        self.save_result_button.setEnabled(idle)  # any result layer of ours, this run's or reopened
+
+
+def _fixed_lines(label: QLabel, lines: int) -> QLabel:
+    """`label`, `lines` lines high whatever it says: more is cut, and whole in its tooltip."""
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    label.setFixedHeight(lines * label.fontMetrics().lineSpacing() + 2)
+    return label

@@ -27,7 +27,7 @@ from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, g
 from ._preview_layer import PreviewLayer
 from ._progress import clock
 from ._quality import estimate_text, joined, true_text
-from ._results import add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
+from ._results import SAVE_HINT, add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
 from ._verdict import FEW_STEPS, budget_warning, doubt, how_it_ended
 
 
@@ -50,6 +50,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self.model_folder = ""  # where the current model was saved or loaded from
         self.results = []  # the layers the current model made last
         self._step_offset = 0  # steps the model had before this run
+        self._before_run = None  # (saved, folder, origin) of the model a Train more continues
         self._pending = None  # HQ-SSL's uncertainty layer, still to be added
         self._res = Resources()
         self.preview = PreviewLayer(self.viewer)
@@ -92,10 +93,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self.layers.follow(self.form.second)
         self.controls.train_button.clicked.connect(self._on_train_clicked)
         self.controls.train_more_button.clicked.connect(self._on_train_more_clicked)
-        self.controls.save_button.clicked.connect(self._on_save)
-        self.controls.load_button.clicked.connect(self._on_load)
-        self.controls.export_button.clicked.connect(self._on_export)
-        self.controls.apply_button.clicked.connect(self._on_apply)
+        self._connect_buttons()  # the model buttons and Save result
         self._ui_timer.timeout.connect(self._tick)
 
         res, viewer = self._res, self.viewer
@@ -195,6 +193,7 @@ class DenoiseWidget(ModelActions, QWidget):
             return
         if isinstance(event, _jobs.Started):
             job.run = event.run
+            self._before_run = (self.model_saved, self.model_folder, self._model_origin) if event.run.model is self.model else None
             self.model, self.model_saved, self.model_folder, self._model_origin = event.run.model, False, "", ""
             what = f"on from {self._step_offset} steps" if self._step_offset else "a new model"
             self.controls.model_label.setText(f"Training {what}: {event.run.config.method}, axes {event.run.config.axes}")
@@ -223,7 +222,7 @@ class DenoiseWidget(ModelActions, QWidget):
                 show_warning(verdict[1])
             self.controls.status(done_text(event, job.source.name if applied else "", verdict and verdict[0]), 1, 1,
                                  detail=joined(verdict and verdict[1], how_it_ended(job.final, job.run, self._step_offset), gain,
-                                               true_text(self.viewer, job.source, event.denoised), uncertainty_text(event)))
+                                               true_text(self.viewer, job.source, event.denoised), uncertainty_text(event), SAVE_HINT))
         else:
             self._on_progress(event, job)
 
@@ -272,6 +271,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self.preview.remove()
         if job.kind == "train" and self.model is not None and self.model.spec.history.get("steps", 0) == 0:
             self.model = None  # an untrained network is no model
+        self._unchanged_by_training(job)
         if not job.finished_with_result:  # failed, cancelled or no steps
             self.controls.status("Ready", 0, 1)
         self._set_state("idle")

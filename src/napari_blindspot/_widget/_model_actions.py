@@ -1,11 +1,14 @@
-"""The dock's model buttons: Save model, Load model, Export (bioimage.io) and Apply to layer."""
+"""The dock's model buttons: Save model, Load model, Export (bioimage.io) and Apply to layer; and
+Save result."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
-from . import _jobs, _models
+from . import _jobs, _models, _save_result
 from ._layers import OURS, layer_data
 from ._lifecycle import Job, gc_freeze, gc_thaw
 
@@ -13,10 +16,27 @@ from ._lifecycle import Job, gc_freeze, gc_thaw
 class ModelActions:
     """Mixed into DenoiseWidget: what its model buttons do (it provides model, busy, form, ...)."""
 
+    def _connect_buttons(self) -> None:
+        c = self.controls
+        for button, handler in ((c.save_button, self._on_save), (c.load_button, self._on_load),
+                                (c.export_button, self._on_export), (c.apply_button, self._on_apply),
+                                (c.save_result_button, self._on_save_result)):
+            button.clicked.connect(handler)
+
     def _may_discard_model(self, doing: str) -> bool:
         job = self._res.job
         steps = self._step_offset + job.steps if job is not None and job.kind == "train" and job.steps else None
         return _models.may_discard(self, self.model, self.model_saved, doing, steps)
+
+    def _unchanged_by_training(self, job) -> None:
+        """A Train more that did no step, or kept the weights it started from (none beat them), leaves
+        the model saved as it was: losing it loses nothing, so nothing is asked."""
+        before, self._before_run = self._before_run, None
+        final = job.final
+        if before is not None and job.kind == "train" and (not job.steps or (final is not None and final.best_step == 0)):
+            self.model_saved, self.model_folder, self._model_origin = before
+            if self.model_folder:
+                self._remember_folder(self.model_folder)
 
     def _remember_folder(self, folder: str) -> None:
         """The model now lives in `folder`: the layers it made last say so too."""
@@ -30,6 +50,25 @@ class ModelActions:
         if folder and _models.save(self, self.model, folder):
             self.model_saved = True
             self._remember_folder(folder)
+
+    def _on_save_result(self) -> None:
+        """Ask where, then write the chosen result and its uncertainty with their record, on a worker."""
+        denoised, uncertainty = _save_result.chosen_results(self.viewer, self.results)
+        if not denoised and uncertainty is None:
+            show_error("No result to save: press Train, or select a result layer of ours.")
+            return
+        first = denoised[0] if denoised else uncertainty
+        name = _save_result.file_stem((first.metadata[OURS].get("name") if denoised else None) or first.name)
+        folder = _save_result.last_folder[-1:] or [""]
+        path = _save_result.ask_save_path(self, str(Path(folder[0]) / f"{name}.tif"))
+        if not path:
+            return
+        _save_result.last_folder[:] = [str(Path(path).parent)]
+        worker = create_worker(_save_result.save_job, _save_result.writes(path, denoised, uncertainty),
+                               _start_thread=False)
+        worker.returned.connect(lambda message: (show_info if message.startswith("Saved") else show_error)(message))
+        self.save_result_worker = worker
+        worker.start()
 
     def _on_load(self) -> None:
         if self.busy or not self._may_discard_model("Load another model"):

@@ -10,13 +10,17 @@ from ._layers import OURS
 
 UNCERTAINTY_NOTE = "posterior standard deviation of each denoised pixel, in the image's units"
 UNCERTAINTY_UNITS = "σ, in the image's intensity units"  # what one of its values is
+SAVING_NOTE = ("this record is kept in a TIFF by the dock's Save result…, or by File > Save Selected Layers… "
+               "with the file type 'TIFF with provenance' (napari's default TIFF writer drops it); reopen "
+               "with File > Open, choosing Blindspot denoising, or viewer.open(path, plugin='napari-blindspot')")
+SAVE_HINT = "Save result… keeps how it was made (napari's default File > Save drops it)"  # the status after a run
 NOISE_NAMES = {"sigma": "σ", "gain": "gain", "offset": "offset", "read_sigma": "read σ"}
 
 
 def result_name(viewer, source, method: str, steps: int, tag: str = "") -> str:
-    """`<source> [<method> denoised]` (with `tag`: `[<method> denoised, <tag>]`), or with its step
-    count when that name is taken (Train more)."""
-    name = f"{source.name} [{method} denoised{', ' + tag if tag else ''}]"
+    """`<source> [<method> denoised]`, then a short `tag` (`worse?`) and, when that name is taken
+    (Train more), the step count: short, as napari's layer list elides long names in the middle."""
+    name = f"{source.name} [{method} denoised]" + (f" {tag}" if tag else "")
     return name if name not in viewer.layers else f"{name} {steps} steps"
 
 
@@ -24,7 +28,7 @@ def provenance(result: Result, source, axes: str, model_folder: str = "", applie
     """How a result was made, kept in its layer's metadata (and in a TIFF saved with our writer).
     A model `applied` to another layer has no estimate for it (the model's is of its training image)."""
     made = record(result.model, axes, source.name, model_folder or None, steps=result.steps,
-                  seconds=result.seconds, method=result.method)
+                  seconds=result.seconds, method=result.method) | {"saving": SAVING_NOTE}
     return {**made, "estimated_psnr_gain_db": None, "applied": True} if applied else made
 
 

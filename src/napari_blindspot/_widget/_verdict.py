@@ -12,14 +12,14 @@ def doubt(final, steps: int, few_steps: int = FEW_STEPS, worse_below_db: float =
     else None. The estimate is the final event's (the kept weights'; None: it could not be told)."""
     gain_db = None if final is None else final.estimated_psnr_gain_db
     if gain_db is not None and gain_db < worse_below_db:
-        return "worse than input?", (
+        return "worse?", (
             f"This result may be worse than the input: the held-out estimate of its PSNR gain is "
-            f"{gain_db:+.1f} dB after {steps} step{'' if steps == 1 else 's'}. Its layer is named "
-            "'worse than input?': do not use it as a result. Train for longer, or Train more.")
+            f"{gain_db:+.1f} dB after {steps} step{'' if steps == 1 else 's'}. Its layer's name ends in "
+            "'worse?': do not use it as a result. Train for longer, or Train more.")
     if steps < few_steps:
-        return "too few steps?", (
+        return "few steps?", (
             f"Only {steps} training step{' was' if steps == 1 else 's were'} done, too few for a "
-            "trustworthy result (its layer is named 'too few steps?'). Train for longer, or Train more.")
+            "trustworthy result (its layer's name ends in 'few steps?'). Train for longer, or Train more.")
     return None
 
 

@@ -5,6 +5,11 @@ only reads them (imageio): a result saved and reopened forgets how it was made, 
 its units. This writer keeps the layer's JSON metadata (our provenance first), its scale,
 translate, units and axis labels in the TIFF's JSON description, writing whole or not at all;
 this reader gives them back, and reads any other TIFF too (with its ImageJ/OME spacing).
+
+napari offers its own writer and reader first (``viewer.layers.save(path)``, ``viewer.open(path)``):
+ours are asked for by name, ``plugin="napari-blindspot"``, or by the file type 'TIFF with
+provenance' in File > Save. The dock's Save result uses `save_result`, which replaces only a
+TIFF that holds our record.
 """
 
 from __future__ import annotations
@@ -21,6 +26,28 @@ _SUFFIXES = (".tif", ".tiff")
 
 def write_tiff(path: str, data, meta: dict) -> list[str]:
     """npe2 single-layer writer for image layers: the pixels exactly, and the record beside them."""
+    return _write(path, data, meta)  # napari's dialog asked before replacing
+
+
+def check_ours(path) -> None:
+    """Refuse (ValueError) a `path` that exists and is not a TIFF holding our record."""
+    path = Path(path)
+    if Path(path).suffix.lower() not in _SUFFIXES:
+        raise ValueError(f"{path.name} is not a .tif or .tiff name: choose one that is")
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_file() or KEY not in read_tiff_metadata(path):
+        raise ValueError(f"{path} exists and was not written by napari-blindspot (it holds no record of "
+                         "ours): it is not ours to replace; choose a new name")
+
+
+def save_result(path, data, meta: dict) -> list[str]:
+    """`write_tiff`, replacing an existing file only when it holds our record (`check_ours`)."""
+    check_ours(path)
+    return _write(path, data, meta)
+
+
+def _write(path, data, meta: dict) -> list[str]:
     from .outputs import write_image
 
     if meta.get("multiscale"):
@@ -31,8 +58,8 @@ def write_tiff(path: str, data, meta: dict) -> list[str]:
     metadata = dict(meta.get("metadata") or {})
     described = tiff_metadata(array.ndim, metadata.get(KEY) if isinstance(metadata.get(KEY), dict) else None,
                               metadata, {k: meta.get(k) for k in _PLACEMENT})
-    write_image(path, array, overwrite=True, metadata=described)  # napari's dialog asked before replacing
-    return [path]
+    write_image(path, array, overwrite=True, metadata=described)
+    return [str(path)]
 
 
 def get_reader(path):
