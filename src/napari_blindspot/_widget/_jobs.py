@@ -14,6 +14,7 @@ message a user needs ("use a smaller patch") is best written here, next to the c
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,13 +70,23 @@ class JobStatus:
     """Shared between the widget (main thread) and one job (worker thread)."""
 
     cancelled: threading.Event = field(default_factory=threading.Event)
-    tiles_done: int = 0  # prediction progress, polled by the widget's timer
+    tiles_done: float = 0.0  # prediction progress (fractions within a batch), polled by the widget's timer
     tiles_total: int = 0
+    predict_started: float | None = None  # time.monotonic() when the tiles were first counted
 
     def cancel(self) -> None:
         self.cancelled.set()
 
-    def _predict_progress(self, done: int, total: int) -> None:
+    def eta_s(self) -> float | None:
+        """Seconds of prediction left at the rate so far; None until a first share is done."""
+        if not self.tiles_done or self.predict_started is None:
+            return None
+        elapsed = time.monotonic() - self.predict_started
+        return elapsed * (self.tiles_total - self.tiles_done) / self.tiles_done
+
+    def _predict_progress(self, done: float, total: int) -> None:
+        if self.predict_started is None:
+            self.predict_started = time.monotonic()
         self.tiles_done, self.tiles_total = done, total
         if self.cancelled.is_set():
             raise Cancelled()
