@@ -61,3 +61,20 @@ def test_denoising_a_volume_with_a_3d_network_says_how_far_it_is_and_how_long_is
     counting = [text for text in said if text.startswith("Denoising: ")]
     assert any("% of 1 tile" in text and "about" in text and " s left" in text for text in counting), said
     assert len(set(counting)) >= 2  # it moves on the way, not only at the end
+
+
+def test_a_budget_too_short_for_a_3d_network_is_said_before_its_first_step(viewer, make_widget, qtbot, notes,
+                                                                          monkeypatch):
+    viewer.add_image(noisy((24, 64, 64)), name="stack", axis_labels=("z", "y", "x"))
+    widget = make_widget(seconds=2)
+    widget.few_steps = 10**6  # whatever a step costs here, the budget is too short for it
+    widget.form.device.value, widget.form.z_mode.value = "cpu", "3D"
+    real = widget._on_progress
+    monkeypatch.setattr(widget, "_on_progress", lambda p, job: notes.append(("step", p.step)) or real(p, job))
+    widget.controls.train_button.click()
+    wait_idle(qtbot, widget, timeout=60_000)
+    said = [i for i, (kind, text) in enumerate(notes) if kind == "warning" and "A step will take about" in str(text)]
+    steps = [i for i, (kind, _) in enumerate(notes) if kind == "step"]
+    assert said and steps and said[0] < steps[0], notes  # said at Train, before the first step
+    assert "2D slices" in notes[said[0]][1] and "budget allows" in notes[said[0]][1]
+    assert not [text for kind, text in notes if kind == "warning" and "A step took" in str(text)]  # said once

@@ -28,7 +28,7 @@ from ._progress import about, clock
 from ._region import FollowTheView
 from ._quality import estimate_text, joined, true_text
 from ._results import add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
-from ._verdict import FEW_STEPS, budget_warning, doubt, how_it_ended
+from ._verdict import FEW_STEPS, budget_warning, doubt, estimated_budget_warning, how_it_ended
 
 
 class DenoiseWidget(ModelActions, QWidget):
@@ -194,6 +194,9 @@ class DenoiseWidget(ModelActions, QWidget):
             self.controls.model_label.setText(f"Training {what}: {event.run.config.method}, axes {event.run.config.axes}")
             if job.stop_requested:
                 event.run.stop()
+        elif isinstance(event, _jobs.StepEstimate):
+            if warning := estimated_budget_warning(event.step_s, job, self.few_steps):
+                show_warning(warning)
         elif isinstance(event, _jobs.Failed):
             show_error(event.message)
         elif isinstance(event, _jobs.NoSteps):

@@ -2,7 +2,7 @@
 
 A job yields small events that the main thread turns into layer and widget changes:
 
-    Started(run) -> Progress ... (core events) -> Predicting -> Result      (training)
+    Started(run) -> [StepEstimate] -> Progress ... (core events) -> Predicting -> Result   (training)
     Predicting -> Result                                                     (apply a model)
     Failed(message) instead of the rest when anything goes wrong; NoSteps after a run of no steps
 
@@ -95,6 +95,26 @@ class JobStatus:
 @dataclass
 class Started:
     run: training.TrainingRun  # the main thread keeps it to call stop() and set_preview_region()
+
+
+@dataclass
+class StepEstimate:
+    """Before a 3D run on the CPU trains: about how many seconds one of its steps will take."""
+
+    step_s: float
+
+
+def estimate_step_s(run) -> float:
+    """A training step's seconds, from a forward pass of one patch, timed the second time (the
+    first pays one-time costs): forward and backward cost about three forwards, for each patch
+    of the batch. Taken before the run's clock starts, so it costs no budget."""
+    model = run.model
+    x = torch.zeros((1, model.window_channels, *run.settings.patch), device=run.device)
+    with torch_threads(run.config.num_threads), torch.no_grad():
+        for _ in range(2):
+            start = time.perf_counter()
+            model.forward(x)
+    return 3 * run.settings.batch * (time.perf_counter() - start)
 
 
 @dataclass
@@ -191,6 +211,8 @@ def train_job(image, config: TrainConfig, model, region: tuple | None, status: J
         run = training.train(image, config, model=model, target=target)
         run.set_preview_region(region)
         yield Started(run)
+        if run.three_d and run.device.type == "cpu" and run.config.time_budget_s:  # minutes a step, maybe
+            yield StepEstimate(estimate_step_s(run))
         steps = 0
         for event in run:
             yield event
