@@ -59,7 +59,7 @@ def test_denoising_a_volume_with_a_3d_network_says_how_far_it_is_and_how_long_is
     monkeypatch.setattr(widget.controls, "status", lambda text, *a, **k: said.append(text) or real_status(text, *a, **k))
     wait_idle(qtbot, widget, timeout=60_000)
     counting = [text for text in said if text.startswith("Denoising: ")]
-    assert any("% of 1 tile" in text and "about" in text and " s left" in text for text in counting), said
+    assert any("% of 1 tile ·" in text and "about" in text and " s left" in text for text in counting), said
     assert len(set(counting)) >= 2  # it moves on the way, not only at the end
 
 

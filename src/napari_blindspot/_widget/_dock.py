@@ -252,8 +252,9 @@ class DenoiseWidget(ModelActions, QWidget):
         self.controls.loss_plot.flush()
         job = self._res.job
         if job is not None and job.phase == "predict" and job.status.tiles_total:
-            share = job.status.tiles_done / job.status.tiles_total  # a share: a batch of 3D tiles is long
-            self.controls.status(f"Denoising: {100 * share:.0f} % of {job.status.tiles_total} tiles"
+            tiles = job.status.tiles_total
+            share = job.status.tiles_done / tiles  # a share: a batch of 3D tiles is long
+            self.controls.status(f"Denoising: {100 * share:.0f} % of {tiles} tile{'s' * (tiles != 1)}"
                                  f"{about(job.status.eta_s())}", round(1000 * share), 1000)
 
     def _on_finished(self) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 PREVIEW_SHARE = 0.05
 # Z planes of context on each side in a 3D model's preview: each costs a whole plane of
 # network work, and a preview need not match the full result's deepest context exactly.
-DEPTH_CONTEXT = 8
+DEPTH_CONTEXT = 4
 
 
 def central_region(shape: tuple[int, ...], axes: str, side: int = 512, spatial: str = "YX",
