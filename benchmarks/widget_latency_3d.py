@@ -49,7 +49,9 @@ def main() -> None:
         pump_qt(app, lambda: False, seconds, interval=0.002)
 
     def worst_ms(since: float, until: float) -> float:
-        inside = [t for t in ticks if since <= t <= until]
+        """The longest gap that began in [since, until] (its end may lie after `until`)."""
+        later = [t for t in ticks if t > until][:1]
+        inside = [t for t in ticks if since <= t <= until] + later
         return round(1000 * float(np.diff(inside).max()), 1) if len(inside) > 1 else float("nan")
 
     def toggled(viewer) -> dict:
