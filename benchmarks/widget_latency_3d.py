@@ -34,6 +34,7 @@ def main() -> None:
     import napari
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
+    from superqt.utils import qdebounced
 
     from napari_blindspot._sample_data import fluorescence_3d
     from napari_blindspot._widget import DenoiseWidget, _jobs, _models
@@ -97,6 +98,16 @@ def main() -> None:
     shown, said = [], []
     show = widget.preview.show
     widget.preview.show = lambda preview, region: shown.append((time.perf_counter(), region)) or show(preview, region)
+    pushes = []  # our part of a view change: the region computed and handed to the run, on the UI thread
+    push = widget.follow.push
+
+    def timed_push():
+        before = time.perf_counter()
+        push()
+        pushes.append(round(1000 * (time.perf_counter() - before), 2))
+
+    widget.follow.push = timed_push
+    widget.follow._push_soon = qdebounced(timed_push, timeout=widget.follow.debounce_ms, parent=widget)
     status = widget.controls.status
     widget.controls.status = lambda text, *a, **k: said.append((time.perf_counter(), text)) or status(text, *a, **k)
 
@@ -139,7 +150,7 @@ def main() -> None:
         stall_prediction_ms=worst_ms(trained, done), prediction_s=round(done - trained, 1),
         prediction_status=counting[:3] + counting[-2:], prediction_status_lines=len(counting),
         steps=history["steps"], train_s=history["seconds"],
-        preview_cost_s=round(run.timings["preview"], 2) if run is not None else None)
+        preview_cost_s=round(run.timings["preview"], 2) if run is not None else None, region_push_ms=pushes)
     viewer.close()
     speed = cpu_speed_s()
     print(result)
