@@ -3,6 +3,7 @@ import pytest
 import zarr
 
 import napari_blindspot as nb
+from napari_blindspot.core import preview
 from napari_blindspot.core.predict import iter_tiles
 
 
@@ -79,3 +80,23 @@ def test_test_time_augmentation_averages_the_eight_dihedral_views(tiny_model):
     np.testing.assert_allclose(averaged, np.mean(views, axis=0), atol=1e-3)
     single = model.predict(image, tta=False)
     assert np.mean((averaged - clean) ** 2) < np.mean((single - clean) ** 2)
+
+
+def test_progress_counts_tiles_from_zero_and_within_a_batch_of_views(tiny_model):
+    model, image, _ = tiny_model
+    said = []
+    model.predict(image, tile=64, batch_size=8, tta=3, progress=lambda done, total: said.append((done, total)))
+    totals = {total for _, total in said}
+    assert len(totals) == 1 and said[0][0] == 0 and said[-1][0] == totals.pop()  # from 0 to all tiles
+    done = [d for d, _ in said]
+    assert done == sorted(done) and any(d != int(d) for d in done)  # shares of a batch on the way
+
+
+def test_a_preview_is_predicted_as_one_tile(tiny_model, monkeypatch):
+    model, image, _ = tiny_model
+    monkeypatch.setattr("napari_blindspot.core.model.prediction_tiles", lambda ndim: ((32, 32), (4, 4)))
+    batches = []
+    real = model._predict_batch
+    monkeypatch.setattr(model, "_predict_batch", lambda raw, *a, **k: batches.append(raw.shape) or real(raw, *a, **k))
+    out = preview.preview_of(model, image, "ZYX", (1, slice(8, 72), slice(0, 64)))
+    assert out.shape == (64, 64) and len(batches) == 1 and batches[0][0] == 1 and batches[0][-2:] == (88, 80)  # with its context

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from qtpy.QtCore import QThreadPool
 
 from napari_blindspot.core import training
@@ -14,6 +15,7 @@ class _RunThatRunsOutOfMemory:
 
     def __init__(self, image, config, model=None, target=None):
         self.model, self.config = None, config
+        self.device, self.three_d = torch.device("cpu"), False
 
     def set_preview_region(self, region):
         pass

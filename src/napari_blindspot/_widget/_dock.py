@@ -14,21 +14,21 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
-from superqt.utils import qdebounced
 
 from ..core import methods
 from . import _jobs
 from ._controls import Controls
-from ._form import SettingsForm, on_gpu
+from ._form import SettingsForm
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
 from ._model_actions import ModelActions
 from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, gc_freeze, gc_thaw, DeferredBuild
 from ._preview_layer import PreviewLayer
-from ._progress import clock
+from ._progress import about, clock
+from ._region import FollowTheView
 from ._quality import estimate_text, joined, true_text
 from ._results import SAVE_HINT, add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
-from ._verdict import FEW_STEPS, budget_warning, doubt, how_it_ended
+from ._verdict import FEW_STEPS, budget_warning, doubt, estimated_budget_warning, how_it_ended
 
 
 class DenoiseWidget(ModelActions, QWidget):
@@ -83,8 +83,6 @@ class DenoiseWidget(ModelActions, QWidget):
 
         self._ui_timer = QTimer(self)  # runs while a job runs: plot redraws, prediction progress
         self._ui_timer.setInterval(200)
-        # dims/camera changes, debounced into one preview region
-        self._push_region_soon = qdebounced(self._push_preview_region, timeout=150, parent=self)
 
     def _connect(self) -> None:
         self.layers.on_change = lambda: self.form.set_skipped(self.layers.skipped())
@@ -97,13 +95,10 @@ class DenoiseWidget(ModelActions, QWidget):
         self._ui_timer.timeout.connect(self._tick)
 
         res, viewer = self._res, self.viewer
-        camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9: viewer.scene.camera
         res.connect(viewer.layers.events.removing, lambda event: make_canvas_current(viewer),  # see _gl.py
                     until_jobs_end=True)
         res.connect(viewer.layers.events.removed, self._on_layer_removed)
-        for emitter in (viewer.dims.events.current_step, viewer.dims.events.ndisplay,
-                        camera.events.center, camera.events.zoom):
-            res.connect(emitter, self._schedule_preview_region)
+        self.follow = FollowTheView(viewer, self.preview, res, lambda: self.form.device.value, parent=self)
         asker = AskBeforeViewerCloses(viewer, lambda: self._may_discard_model("Close the viewer"))
         # the widget's layers go while the GL workaround still holds
         res.closers += [asker.remove, self.preview.remove, self.layers.disconnect, self.form.disconnect,
@@ -166,7 +161,7 @@ class DenoiseWidget(ModelActions, QWidget):
             return
         if not continue_model and not self._may_discard_model("Train a new model"):
             return
-        status, region = _jobs.JobStatus(), self._preview_region(layer, axes)
+        status, region = _jobs.JobStatus(), self.follow.region(layer, axes)
         worker = create_worker(_jobs.train_job, image, config, model, region, status, target=target,
                                lazy=_jobs.wants_lazy_result(image, layer.multiscale), _start_thread=False)
         self._step_offset = model.spec.history.get("steps", 0) if model is not None else 0
@@ -194,11 +189,15 @@ class DenoiseWidget(ModelActions, QWidget):
         if isinstance(event, _jobs.Started):
             job.run = event.run
             self._before_run = (self.model_saved, self.model_folder, self._model_origin) if event.run.model is self.model else None
+            self.follow.push()  # the region for the run's device and network (3D or not)
             self.model, self.model_saved, self.model_folder, self._model_origin = event.run.model, False, "", ""
             what = f"on from {self._step_offset} steps" if self._step_offset else "a new model"
             self.controls.model_label.setText(f"Training {what}: {event.run.config.method}, axes {event.run.config.axes}")
             if job.stop_requested:
                 event.run.stop()
+        elif isinstance(event, _jobs.StepEstimate):
+            if warning := estimated_budget_warning(event.step_s, job, self.few_steps):
+                show_warning(warning)
         elif isinstance(event, _jobs.Failed):
             show_error(event.message)
         elif isinstance(event, _jobs.NoSteps):
@@ -254,8 +253,10 @@ class DenoiseWidget(ModelActions, QWidget):
         self.controls.loss_plot.flush()
         job = self._res.job
         if job is not None and job.phase == "predict" and job.status.tiles_total:
-            done, total = job.status.tiles_done, job.status.tiles_total
-            self.controls.status(f"Denoising: tile {done} of {total}", done, total)
+            tiles = job.status.tiles_total
+            share = job.status.tiles_done / tiles  # a share: a batch of 3D tiles is long
+            self.controls.status(f"Denoising: {100 * share:.0f} % of {tiles} tile{'s' * (tiles != 1)}"
+                                 f"{about(job.status.eta_s())}", round(1000 * share), 1000)
 
     def _on_finished(self) -> None:
         if self._pending is not None:  # the uncertainty layer first, in a turn of its own
@@ -276,21 +277,7 @@ class DenoiseWidget(ModelActions, QWidget):
             self.controls.status("Ready", 0, 1)
         self._set_state("idle")
 
-    # -- preview region and removed layers ----------------------------------------------------
-
-    def _preview_region(self, layer, axes: str) -> tuple:
-        job = self._res.job
-        gpu = job.run.device.type != "cpu" if job is not None and job.run is not None else on_gpu(self.form.device.value)
-        return self.preview.region(layer, axes, gpu)
-
-    def _schedule_preview_region(self, event=None) -> None:
-        if self._res.job is not None and self._res.job.kind == "train":
-            self._push_region_soon()
-
-    def _push_preview_region(self) -> None:
-        job = self._res.job
-        if job is not None and job.run is not None and job.source in self.viewer.layers:
-            job.run.set_preview_region(self._preview_region(job.source, job.axes))
+    # -- removed layers ---------------------------------------------------------------------------
 
     def _on_layer_removed(self, event) -> None:
         layer, job = event.value, self._res.job

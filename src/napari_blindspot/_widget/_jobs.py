@@ -2,7 +2,7 @@
 
 A job yields small events that the main thread turns into layer and widget changes:
 
-    Started(run) -> Progress ... (core events) -> Predicting -> Result      (training)
+    Started(run) -> [StepEstimate] -> Progress ... (core events) -> Predicting -> Result   (training)
     Predicting -> Result                                                     (apply a model)
     Failed(message) instead of the rest when anything goes wrong; NoSteps after a run of no steps
 
@@ -17,6 +17,7 @@ import ctypes
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
@@ -127,13 +128,23 @@ class JobStatus:
     """Shared between the widget (main thread) and one job (worker thread)."""
 
     cancelled: threading.Event = field(default_factory=threading.Event)
-    tiles_done: int = 0  # prediction progress, polled by the widget's timer
+    tiles_done: float = 0.0  # prediction progress (fractions within a batch), polled by the widget's timer
     tiles_total: int = 0
+    predict_started: float | None = None  # time.monotonic() when the tiles were first counted
 
     def cancel(self) -> None:
         self.cancelled.set()
 
-    def _predict_progress(self, done: int, total: int) -> None:
+    def eta_s(self) -> float | None:
+        """Seconds of prediction left at the rate so far; None until a first share is done."""
+        if not self.tiles_done or self.predict_started is None:
+            return None
+        elapsed = time.monotonic() - self.predict_started
+        return elapsed * (self.tiles_total - self.tiles_done) / self.tiles_done
+
+    def _predict_progress(self, done: float, total: int) -> None:
+        if self.predict_started is None:
+            self.predict_started = time.monotonic()
         self.tiles_done, self.tiles_total = done, total
         if self.cancelled.is_set():
             raise Cancelled()
@@ -142,6 +153,26 @@ class JobStatus:
 @dataclass
 class Started:
     run: training.TrainingRun  # the main thread keeps it to call stop() and set_preview_region()
+
+
+@dataclass
+class StepEstimate:
+    """Before a 3D run on the CPU trains: about how many seconds one of its steps will take."""
+
+    step_s: float
+
+
+def estimate_step_s(run) -> float:
+    """A training step's seconds, from a forward pass of one patch, timed the second time (the
+    first pays one-time costs): forward and backward cost about three forwards, for each patch
+    of the batch. Taken before the run's clock starts, so it costs no budget."""
+    model = run.model
+    x = torch.zeros((1, model.window_channels, *run.settings.patch), device=run.device)
+    with torch_threads(run.config.num_threads), torch.no_grad():
+        for _ in range(2):
+            start = time.perf_counter()
+            model.forward(x)
+    return 3 * run.settings.batch * (time.perf_counter() - start)
 
 
 @dataclass
@@ -245,6 +276,8 @@ def train_job(image, config: TrainConfig, model, region: tuple | None, status: J
         run = training.train(image, config, model=model, target=target)
         run.set_preview_region(region)
         yield Started(run)
+        if run.three_d and run.device.type == "cpu" and run.config.time_budget_s:  # minutes a step, maybe
+            yield StepEstimate(estimate_step_s(run))
         steps = 0
         for event in run:
             yield event

@@ -7,7 +7,7 @@ from qtpy.QtCore import QTimer
 
 from ._jobs import display_range
 from ._layers import OURS
-from ._preview import MAX_SIDE, blank, place, preview_region
+from ._preview import MAX_SIDE, MAX_SIDE_3D, VOLUME_3D, blank, place, preview_region
 
 PENDING = " [preview…]"  # the preview layer's name suffix until the first preview
 
@@ -30,10 +30,14 @@ class PreviewLayer:
     def name(self) -> str:
         return f"{self.source.name} [preview]" if self.filled else self.source.name + PENDING
 
-    def region(self, layer, axes: str, gpu: bool) -> tuple:
-        """The part of `layer` to preview for the viewer's current point and field of view."""
-        dims = self.viewer.dims
-        return preview_region(layer, axes, dims.point, dims.displayed, MAX_SIDE["gpu" if gpu else "cpu"])
+    def region(self, layer, axes: str, gpu: bool, three_d: bool = False) -> tuple:
+        """The part of `layer` to preview for the viewer's current point and field of view (for a
+        3D network in the 3D view: a sub-volume around the camera's centre)."""
+        dims, device = self.viewer.dims, "gpu" if gpu else "cpu"
+        camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9: viewer.scene.camera
+        volume = VOLUME_3D[device] if three_d and dims.ndisplay == 3 else None
+        return preview_region(layer, axes, dims.point, dims.displayed, (MAX_SIDE_3D if three_d else MAX_SIDE)[device],
+                              volume, camera.center)
 
     def add_placeholder(self, source, region: tuple, shape: tuple[int, ...]) -> None:
         """Zeros where the first preview will go, fully transparent: adding a layer and its first

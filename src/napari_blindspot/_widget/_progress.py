@@ -19,6 +19,13 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def about(seconds: float | None) -> str:
+    """" · about 40 s left" (minutes from 90 s on); "" while unknown."""
+    if seconds is None:
+        return ""
+    return f" · about {round(seconds)} s left" if seconds < 90 else f" · about {round(seconds / 60)} min left"
+
+
 class ProgressBar(QProgressBar):
     def setValue(self, value: int) -> None:  # noqa: N802 (Qt's name)
         self.setUpdatesEnabled(False)

@@ -1,6 +1,7 @@
 """Whether a training run's result can be trusted, said plainly: a final held-out estimate below
 the input's quality, or a run of a handful of steps, names its layer for it and warns, and a
-budget too short for the network is said as soon as the first step is timed."""
+budget too short for the network is said as soon as the first step is timed (a 3D network on the
+CPU: at Train, from an estimate)."""
 
 from __future__ import annotations
 
@@ -30,13 +31,25 @@ def budget_warning(p, job, few_steps: int = FEW_STEPS) -> str | None:
     run = job.run
     if run is None or not run.config.time_budget_s or p.step > 2 or job.budget_said:
         return None
-    budget_s, three_d, cpu = run.config.time_budget_s, run.three_d, run.device.type == "cpu"
     if p.step == 1:
         job.first_step_s = p.elapsed_s
-        if p.elapsed_s < budget_s:
+        if p.elapsed_s < run.config.time_budget_s:
             return None
-    first_step_s = p.elapsed_s if p.step == 1 else p.elapsed_s - job.first_step_s
-    expected = int(budget_s / max(first_step_s, 1e-9))
+    return _too_few(p.elapsed_s if p.step == 1 else p.elapsed_s - job.first_step_s, job, few_steps)
+
+
+def estimated_budget_warning(step_s: float, job, few_steps: int = FEW_STEPS) -> str | None:
+    """Before the first step (a 3D network on the CPU, `_jobs.StepEstimate`): the same, from an
+    estimate of a step's time, so a budget too short is said at Train, not a step later."""
+    if job.run is None or not job.run.config.time_budget_s or job.budget_said:
+        return None
+    return _too_few(step_s, job, few_steps, estimated=True)
+
+
+def _too_few(step_s: float, job, few_steps: int, estimated: bool = False) -> str | None:
+    run = job.run
+    budget_s, three_d, cpu = run.config.time_budget_s, run.three_d, run.device.type == "cpu"
+    expected = int(budget_s / max(step_s, 1e-9))
     if expected >= few_steps:
         return None
     job.budget_said = True
@@ -44,7 +57,8 @@ def budget_warning(p, job, few_steps: int = FEW_STEPS) -> str | None:
            "longer." if three_d and cpu else " Give it longer, or a smaller patch or network under Advanced.")
     allows = (f"allows about {expected} step{'' if expected == 1 else 's'}" if expected > 1
               else "is spent before a second step")
-    return (f"A step took {first_step_s:.1f} s, so the {budget_s:.0f} s budget {allows}: too few "
+    took = f"A step will take about {step_s:.1f} s" if estimated else f"A step took {step_s:.1f} s"
+    return (f"{took}, so the {budget_s:.0f} s budget {allows}: too few "
             f"for a useful result.{why} "
             "Press Stop to change the settings.")
 

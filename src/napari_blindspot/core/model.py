@@ -82,11 +82,11 @@ class Model:
         return out.float()
 
     @torch.no_grad()
-    def denoise_normalised(self, z: torch.Tensor, with_variance: bool = False, views: int = 1):
+    def denoise_normalised(self, z: torch.Tensor, with_variance: bool = False, views: int = 1, within=None):
         """Network output for a normalised batch: the denoised batch (and HQ-SSL posterior
-        variance), averaged over `views` dihedral views (`tta.py`)."""
+        variance), averaged over `views` dihedral views (`tta.py`; `within` hears of each)."""
         self.net.eval()
-        mean, var = averaged(self._denoise_view, z, views)
+        mean, var = averaged(self._denoise_view, z, views, within)
         if not self.algorithm.has_uncertainty:
             var = None
         return (mean, var) if with_variance else mean
@@ -104,14 +104,16 @@ class Model:
         """Views to average for `tta` (a number, True, False or None: by the input's `pixels`, tta.py)."""
         return views_for(self.algorithm.default_views, tta, pixels)
 
-    def _predict_batch(self, raw: np.ndarray, with_variance: bool, views: int = 1) -> list[np.ndarray]:
+    def _predict_batch(self, raw: np.ndarray, with_variance: bool, views: int = 1, within=None) -> list[np.ndarray]:
         norm = self.spec.normalisation
         if raw.shape[1] == 2 * self.window_channels:  # a paired view: both recordings, channels side by side
             first, second = np.split(raw, 2, axis=1)
-            results = [self._predict_batch(first, with_variance, views), self._predict_batch(second, with_variance, views)]
+            halves = [None, None] if within is None else [lambda s: within(s / 2), lambda s: within(0.5 + s / 2)]
+            results = [self._predict_batch(first, with_variance, views, halves[0]),
+                       self._predict_batch(second, with_variance, views, halves[1])]
             return [(a + b) / 2 for a, b in zip(*results)]
         z = torch.from_numpy(norm.apply(raw, channel_axis=1)).to(self.device)
-        mean, var = self.denoise_normalised(z, with_variance=True, views=views)
+        mean, var = self.denoise_normalised(z, with_variance=True, views=views, within=within)
         results = [norm.undo(mean.float().cpu().numpy(), channel_axis=1)]
         if with_variance:
             std = np.reshape(norm.std, (1, -1) + (1,) * (raw.ndim - 2)).astype(np.float32)
@@ -157,7 +159,7 @@ class Model:
         """raw ``(B, C, *tile)`` -> [denoised] or [denoised, posterior std], in input units;
         `tta` as in `views` (for whole inputs, resolve it there first: a tile is no input's size)."""
         views = self.views(tta)
-        return lambda raw: self._predict_batch(raw, with_variance, views)
+        return lambda raw, within=None: self._predict_batch(raw, with_variance, views, within)
 
     def tiling(self, image, axes: str | None, tile=None, planes: tuple[int, int] | None = None):
         """The image's view (with its neighbour planes, window.py), and tile and margin sizes for prediction."""

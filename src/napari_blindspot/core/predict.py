@@ -83,11 +83,12 @@ def plan_tiles(view: StackView, tile: tuple[int, ...], margin: tuple[int, ...], 
             for sample in range(view.n_samples) for start in range(0, len(tiles), batch_size)]
 
 
-def predict_group(view: StackView, group: TileGroup, predict_batch: Callable[[np.ndarray], list[np.ndarray]]
-                  ) -> list[list[np.ndarray]]:
-    """Predict one batch: for each output, the inner (written) part of every tile."""
+def predict_group(view: StackView, group: TileGroup, predict_batch: Callable[..., list[np.ndarray]],
+                  within: Callable[[float], None] | None = None) -> list[list[np.ndarray]]:
+    """Predict one batch: for each output, the inner (written) part of every tile. `within`
+    (share of the batch done), passed on to `predict_batch`, reports inside a long batch."""
     batch = np.stack([view.read(group.sample, read) for read, _, _ in group.tiles])
-    results = predict_batch(batch)
+    results = predict_batch(batch) if within is None else predict_batch(batch, within)
     return [[result[(k, slice(None)) + inner] for k, (_, _, inner) in enumerate(group.tiles)]
             for result in results]
 
@@ -107,11 +108,17 @@ def predict_tiled(view: StackView, predict_batch: Callable[[np.ndarray], list[np
     `predict_batch` maps raw float32 ``(B, C, *tile)`` to a list of arrays of the same shape
     (one per output: e.g. the denoised image and its uncertainty). Each output is array-like of
     shape ``(samples..., C, *spatial)`` supporting slice assignment (numpy or zarr).
+    `progress(done, total)` counts tiles: 0 at the start, then fractions of a batch as
+    `predict_batch(raw, within)` reports them (a 3D batch can take a minute), whole at its end.
     """
     groups = plan_tiles(view, tile, margin, batch_size)
     total, done = sum(len(g.tiles) for g in groups), 0
+    if progress is not None:
+        progress(0, total)
     for group in groups:
-        write_group(view, group, predict_group(view, group, predict_batch), outputs)
-        done += len(group.tiles)
+        n = len(group.tiles)
+        within = None if progress is None else (lambda share, base=done, n=n: progress(base + share * n, total))
+        write_group(view, group, predict_group(view, group, predict_batch, within), outputs)
+        done += n
         if progress is not None:
             progress(done, total)

@@ -43,12 +43,15 @@ def from_view(x: torch.Tensor, turns: int, mirror: bool) -> torch.Tensor:
 
 
 def averaged(predict: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], z: torch.Tensor,
-             views: int) -> tuple[torch.Tensor, ...]:
-    """The mean over the first `views` views of each tensor `predict` returns for `z`."""
+             views: int, within: Callable[[float], None] | None = None) -> tuple[torch.Tensor, ...]:
+    """The mean over the first `views` views of each tensor `predict` returns for `z`;
+    `within(share)` after each view (the share of the views done)."""
     if not 1 <= views <= len(VIEWS):
         raise ValueError(f"views must be 1 to {len(VIEWS)}, got {views}")
     sums = None
-    for turns, mirror in VIEWS[:views]:
+    for done, (turns, mirror) in enumerate(VIEWS[:views], 1):
         outs = tuple(from_view(o, turns, mirror) for o in predict(to_view(z, turns, mirror).contiguous()))
         sums = outs if sums is None else tuple(s + o for s, o in zip(sums, outs))
+        if within is not None:
+            within(done / views)
     return tuple(s / views for s in sums)
