@@ -166,6 +166,10 @@ def estimate_step_s(run) -> float:
     """A training step's seconds, from a forward pass of one patch, timed the second time (the
     first pays one-time costs): forward and backward cost about three forwards, for each patch
     of the batch. Taken before the run's clock starts, so it costs no budget."""
+    import torch
+
+    from ..core.device import torch_threads
+
     model = run.model
     x = torch.zeros((1, model.window_channels, *run.settings.patch), device=run.device)
     with torch_threads(run.config.num_threads), torch.no_grad():
