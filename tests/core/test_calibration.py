@@ -67,16 +67,16 @@ def test_the_scale_from_noisy_held_out_pixels_corrects_an_overconfident_std():
 def test_the_scale_stays_1_unless_the_held_out_pixels_tell_the_error_model_is_off():
     few = calibrate([0.5], [0.01], [0.1], MIN_PIXELS - 1)
     assert few.scale == (1.0,) and "too few" in few.note
-    unsure = calibrate([0.5], [0.4], [0.1], 5000)  # 5 times the model's, +- 4 times: no evidence
+    unsure = calibrate([0.5], [0.3], [0.1], 5000)  # 5 times the model's, +- 3 times: no evidence
     assert unsure.scale == (1.0,) and "agree" in unsure.note
     assert calibrate([0.105], [0.01], [0.1], 5000).scale == (1.0,)
     assert calibrate([0.4], [0.01], [0.1], 5000) == calibrate([0.4], [0.01], [0.1], 5000)
     assert calibrate([0.4], [0.01], [0.1], 5000).scale == (2.0,) and calibrate([0.4], [0.01], [0.1], 5000).note is None
-    assert calibrate([0.064], [0.001], [0.1], 5000).scale == (0.8,)  # an underconfident model shrinks too
+    below = calibrate([0.064], [0.001], [0.1], 5000)  # the held-out estimate errs low: never shrinks
+    assert below.scale == (1.0,) and "below" in below.note
     huge = calibrate([100.0, 0.4], [0.1, 0.01], [1e-4, 0.1], 5000)
     assert huge.scale == (SCALE_RANGE[1], 2.0) and "clipped" in huge.note and "channel 0" in huge.note
     assert calibrate([-0.1], [0.01], [0.1], 5000).scale == (1.0,)  # a negative error: no evidence
-    assert calibrate([0.001], [0.0001], [0.1], 5000).scale == (SCALE_RANGE[0],)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_a_model_saved_without_the_scale_loads_with_scale_1(hqssl_model, tmp_pat
                                   model.predict(image, return_uncertainty=True)[1])
 
 
-@pytest.mark.parametrize("key, value", [("uncertainty_scale", [float("nan")]), ("uncertainty_scale", [-1.0]),
+@pytest.mark.parametrize("key, value", [("uncertainty_scale", [float("nan")]), ("uncertainty_scale", [0.5]),
                                         ("uncertainty_scale", ["2"]), ("uncertainty_scale", [2.0, 2.0]),
                                         ("uncertainty_scale", 2.0), ("uncertainty_scale", [1e3]),
                                         ("data_noise", [[-1.0, 1.0]]), ("data_noise", [[0.1]]),

@@ -11,9 +11,9 @@ spec), the error of x_hat = w y + (1 - w) mu is
 
 On held-out pixels (never a training target) the error has an unbiased estimate from the noisy
 data alone (heldout.py): e_p = w^2 V_p + (1 - w)^2 ((mu_p - y_p)^2 - V_p). Where its mean is
-told apart from the mean of var (its standard error: the pixel count's and the noise level's),
-the scale c = sqrt(mean e / mean var) per channel corrects the model; c * sqrt(var) reads as
-the typical error of a pixel.
+above the mean of var by more than Z standard errors (the pixel count's and the noise level's),
+the scale c = sqrt(mean e / mean var) per channel corrects the model; c * sqrt(var) reads as the
+typical error of a pixel. Only upwards: the estimate came out low in every benchmark case.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 MIN_PIXELS = 256  # held-out pixels per channel below which a mean error is no check
-SCALE_RANGE = (0.5, 10.0)  # beyond it the estimate, not the model, is off: clipped (less so downwards)
+SCALE_RANGE = (1.0, 10.0)  # only upwards: the held-out estimate errs optimistic (docs/benchmarks.md); beyond 10 it is off
 Z = 1.645  # a scale other than 1 needs the held-out error this many standard errors from the model's
 MIN_VAR = 1e-6  # a noise level floor, as noise.py's
 
@@ -54,7 +54,7 @@ class Calibration:
 def calibrate(error_var, error_stderr, model_var, pixels: int) -> Calibration:
     """c per channel from the held-out means of e_p (with its standard error) and of the error
     variance over `pixels` held-out pixels per channel. The error model stands (c = 1) unless the
-    held-out pixels tell it is off: beyond Z standard errors, and with enough pixels."""
+    held-out pixels tell it is too small: beyond Z standard errors, and with enough pixels."""
     scales, notes = [], []
     for c, (err, se, var) in enumerate(zip(error_var, error_stderr, model_var)):
         where = f" (channel {c})" if len(error_var) > 1 else ""
@@ -64,7 +64,11 @@ def calibrate(error_var, error_stderr, model_var, pixels: int) -> Calibration:
         elif err <= 0:  # a noise level a little high makes a small error look negative: no evidence
             scales.append(1.0)
             notes.append(f"the held-out error is not above 0{where}: the error model kept as it is")
-        elif abs(err - var) <= Z * se:
+        elif err < var:  # the estimate came out low in every benchmark case: no evidence of an overestimate
+            scales.append(1.0)
+            notes.append(f"the held-out error is below the error model's{where} (measured/modelled "
+                         f"{err / var:.2f}): kept as it is")
+        elif err - var <= Z * se:
             scales.append(1.0)
             notes.append(f"the held-out pixels agree with the error model{where} (measured/modelled error "
                          f"{err / var:.2f} +- {Z * se / var:.2f})")

@@ -164,7 +164,7 @@ class ValidationSet:
             loss, mse, noise_var, slope = self.algorithm.heldout_terms(model, out, y, noise_var)
             totals += torch.stack([loss[held].sum(), mse[held].sum(), noise_var[held].sum(),
                                    (mse[held] ** 2).sum(), (slope[held] * noise_var[held]).sum()]).cpu()
-            model_var = self.algorithm.heldout_uncertainty(model, out, y)
+            model_var = self.algorithm.heldout_uncertainty(model, out, y, self.noise_line)
             if model_var is not None:
                 h, dims = held.double(), [0] + list(range(2, y.dim()))
                 by_channel += torch.stack([(mse * h).sum(dims), (mse**2 * h).sum(dims), (model_var * h).sum(dims),

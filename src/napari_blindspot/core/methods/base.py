@@ -100,8 +100,9 @@ class Method:
         loss = squared_error(out, y)
         return loss, loss - noise_var, noise_var, -torch.ones_like(loss)
 
-    def heldout_uncertainty(self, model, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
-        """The per-pixel posterior variance prediction reports as uncertainty (None: none)."""
+    def heldout_uncertainty(self, model, out: torch.Tensor, y: torch.Tensor, data_noise) -> torch.Tensor | None:
+        """The per-pixel error variance prediction reports as uncertainty, with the data's noise
+        level `data_noise` (calibration.py; None: no uncertainty)."""
         return None
 
     # -- prediction and export --------------------------------------------------------------
