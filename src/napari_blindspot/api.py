@@ -13,7 +13,7 @@ def denoise(image, method: str = "n2v", axes: str | None = None, time_budget_s: 
     """Denoise `image` by self-supervised training on itself.
 
     Returns float32 in the image's units and shape (and, for HQ-SSL with
-    `return_uncertainty`, the posterior standard deviation as a second array). `target`: N2N's
+    `return_uncertainty`, each pixel's typical error as a second array, docs/methods.md). `target`: N2N's
     second recording of the same field; the result is the mean of both denoised. Other
     keyword arguments are `TrainConfig` fields (steps, noise, sigma, patch_size, device, ...).
     """

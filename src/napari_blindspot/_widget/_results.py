@@ -8,7 +8,7 @@ from ..io.provenance import record
 from ._jobs import Result, display_range
 from ._layers import OURS
 
-UNCERTAINTY_NOTE = "posterior standard deviation of each denoised pixel, in the image's units"
+UNCERTAINTY_NOTE = "the typical error of each denoised pixel (calibrated on held-out pixels), in the image's units"
 UNCERTAINTY_UNITS = "σ, in the image's intensity units"  # what one of its values is
 SAVING_NOTE = ("this record is kept in a TIFF by the dock's Save result…, or by File > Save Selected Layers… "
                "with the file type 'TIFF with provenance' (napari's default TIFF writer drops it); reopen "

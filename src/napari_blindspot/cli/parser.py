@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--save-model", metavar="DIR", type=_path, help="also save the trained model here")
     d.add_argument("--tile", **tile)
     views(d)
-    d.add_argument("--uncertainty", metavar="PATH", type=_path, help="HQ-SSL: write the posterior std here")
+    d.add_argument("--uncertainty", metavar="PATH", type=_path, help="HQ-SSL: write the uncertainty here (each pixel's typical error)")
 
     t = sub.add_parser("train", help="train on INPUT and save the model to MODEL_DIR")
     t.add_argument("input", type=_path)
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--precision", default="auto", choices=OPTIONS["precision"].choices,
                    help=OPTIONS["precision"].help)
-    p.add_argument("--uncertainty", metavar="PATH", type=_path, help="HQ-SSL: write the posterior std here")
+    p.add_argument("--uncertainty", metavar="PATH", type=_path, help="HQ-SSL: write the uncertainty here (each pixel's typical error)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on an existing dask.distributed cluster, e.g. tcp://host:8786")
     common(p)

@@ -35,12 +35,14 @@ def check(path, overwrite: bool) -> None:
 
 def write(path, run, final) -> None:
     """The run's summary as JSON, written atomically (docs: command-line contract)."""
+    from ..io.provenance import uncertainty
+
     report = {"format": REPORT_FORMAT, "method": run.config.method, "axes": run.config.axes, "steps": final.step,
               "seconds": round(final.elapsed_s, 2), "best_step": final.best_step, "heldout_loss": final.val_loss,
               "estimated_psnr_gain_db": final.estimated_psnr_gain_db, "noise": final.noise_params,
               "estimated_psnr_gain_db_interval": None if final.estimated_psnr_gain_db_interval is None
               else list(final.estimated_psnr_gain_db_interval),
-              "settings": _settings(run)}
+              "uncertainty": uncertainty(run.model), "settings": _settings(run)}
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:

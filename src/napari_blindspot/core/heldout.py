@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from . import methods
+from .calibration import Calibration, calibrate
 from .data import Normalisation, StackView
 from .defaults import prediction_tiles
 from .noise_level import estimate_noise_level
@@ -67,6 +68,7 @@ class Quality:
     mse_stderr: float = 0.0
     noise_var_rel_stderr: float = 0.0
     mse_slope: float = -1.0
+    calibration: Calibration | None = None  # HQ-SSL: the uncertainty's scale (calibration.py)
 
     @property
     def psnr_gain_db_interval(self) -> tuple[float, float] | None:
@@ -97,6 +99,7 @@ class ValidationSet:
     For N2N (`pairs`), the input is the first recording and the target the second: the output
     never sees the target's noise, so the same estimate holds with the second's noise level,
     which two recordings give pixel by pixel without a model: E[(a - b)^2] / 2 (equal noise).
+    `noise_line`: the data's noise level, (slope, offset) per channel in normalised units.
     A `PlaneWindow` view gives each tile its neighbour planes; targets are the target plane's."""
 
     def __init__(self, view: StackView, norm: Normalisation, method: str, seed: int = 0,
@@ -132,19 +135,26 @@ class ValidationSet:
         self.noise_var_rel_stderr = 0.0
         if sigma is not None:  # a known Gaussian sigma, in input units
             self.noise_var = torch.tensor([(sigma / s) ** 2 for s in norm.std], dtype=torch.float64)
+            self.noise_line = tuple((0.0, v) for v in self.noise_var.tolist())
             self.noise_map = self.noise_var.reshape(1, -1, *([1] * (self.targets.dim() - 2))).expand(self.targets.shape)
         else:  # var = a y + b per pixel: unbiased, as E[y] is the clean value
             level = estimate_noise_level(targets, seed=seed)
             self.noise_map = torch.from_numpy(level.variance(targets.astype(np.float64)))
             self.noise_var = self.noise_map.mean(dim=[d for d in range(self.noise_map.dim()) if d != 1])
             self.noise_var_rel_stderr = float(level.rel_stderr.max())
+            self.noise_line = tuple(zip(map(float, level.slope), map(float, level.offset)))
         self.noise_map = self.noise_map.to(device)
+        if seconds:
+            self.noise_line = None  # N2N: no noise level line, the pairs give V pixel by pixel
 
     @torch.no_grad()
     def evaluate(self, model) -> Quality:
-        """Held-out loss (the training loss on held-out pixels), estimated MSE and noise variance."""
+        """Held-out loss (the training loss on held-out pixels), estimated MSE and noise variance,
+        and (HQ-SSL) the uncertainty's calibration from the same pixels."""
         model.net.eval()
         totals = torch.zeros(5, dtype=torch.float64)
+        channels = self.targets.shape[1]
+        by_channel = torch.zeros(4, channels, dtype=torch.float64)  # sums of e_p, e_p^2, modelled variance, d e_p / d log V
         count = 0
         for i in range(len(self.targets)):
             y = self.targets[i : i + 1].double()
@@ -154,8 +164,23 @@ class ValidationSet:
             loss, mse, noise_var, slope = self.algorithm.heldout_terms(model, out, y, noise_var)
             totals += torch.stack([loss[held].sum(), mse[held].sum(), noise_var[held].sum(),
                                    (mse[held] ** 2).sum(), (slope[held] * noise_var[held]).sum()]).cpu()
+            model_var = self.algorithm.heldout_uncertainty(model, out, y, self.noise_line)
+            if model_var is not None:
+                h, dims = held.double(), [0] + list(range(2, y.dim()))
+                by_channel += torch.stack([(mse * h).sum(dims), (mse**2 * h).sum(dims), (model_var * h).sum(dims),
+                                           (slope * noise_var * h).sum(dims)]).cpu()
             count += int(held.sum())
         loss, mse, noise_var, mse_squares, sloped = (totals / max(count, 1)).tolist()
         rel = 0.0 if self.pair_var is not None else self.noise_var_rel_stderr  # pairs: in mse_stderr already
         return Quality(loss, mse, noise_var, math.sqrt(max(mse_squares - mse**2, 0.0) / max(count, 1)),
-                       rel, sloped / noise_var if noise_var > 0 else -1.0)
+                       rel, sloped / noise_var if noise_var > 0 else -1.0,
+                       _calibration(by_channel, count // channels, rel) if self.algorithm.has_uncertainty else None)
+
+
+def _calibration(by_channel: torch.Tensor, pixels: int, noise_rel_stderr: float) -> Calibration:
+    """calibration.py's scale from per-channel sums over `pixels` held-out pixels each; the
+    standard error holds the pixel count's and the noise level's (relative) error."""
+    error, squares, model_var, sloped = (by_channel / max(pixels, 1)).tolist()
+    stderr = [math.hypot(math.sqrt(max(s - e**2, 0.0) / max(pixels, 1)), noise_rel_stderr * d)
+              for e, s, d in zip(error, squares, sloped)]
+    return calibrate(error, stderr, model_var, pixels)

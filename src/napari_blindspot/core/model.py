@@ -100,6 +100,12 @@ class Model:
         """Input channels of one recording: the target plane's, its neighbour planes', the border code's."""
         return window_channels(self.spec.context_planes, self.spec.channels)
 
+    @property
+    def uncertainty_scale(self) -> tuple[float, ...]:
+        """Per channel, the factor on the posterior std from the held-out pixels (calibration.py);
+        1 for a model saved before it."""
+        return self.spec.uncertainty_scale or (1.0,) * self.spec.channels
+
     def views(self, tta=None, pixels: int | None = None) -> int:
         """Views to average for `tta` (a number, True, False or None: by the input's `pixels`, tta.py)."""
         return views_for(self.algorithm.default_views, tta, pixels)
@@ -115,8 +121,8 @@ class Model:
         z = torch.from_numpy(norm.apply(raw, channel_axis=1)).to(self.device)
         mean, var = self.denoise_normalised(z, with_variance=True, views=views, within=within)
         results = [norm.undo(mean.float().cpu().numpy(), channel_axis=1)]
-        if with_variance:
-            std = np.reshape(norm.std, (1, -1) + (1,) * (raw.ndim - 2)).astype(np.float32)
+        if with_variance:  # the posterior std, calibrated (calibration.py), in input units
+            std = np.reshape(np.multiply(norm.std, self.uncertainty_scale), (1, -1) + (1,) * (raw.ndim - 2)).astype(np.float32)
             results.append(np.sqrt(np.maximum(var.float().cpu().numpy(), 0)) * std)
         return results
 
@@ -127,7 +133,8 @@ class Model:
 
         Returns a float32 numpy array of the image's shape, or writes into `out` (e.g. a zarr
         array of that shape) and returns it. With `return_uncertainty`, returns
-        ``(denoised, std)`` where std is the HQ-SSL posterior standard deviation. `tta`: the number
+        ``(denoised, std)`` where std is HQ-SSL's typical error of each pixel: the error std of the
+        posterior mean with the data's noise level, times the model's `uncertainty_scale` (calibration.py). `tta`: the number
         of dihedral views averaged (slower, better; True: the method's views, False: one, None: the
         method's views unless the input is large, `tta.views_for`). `second`, a second recording
         of the same field and shape (N2N), makes the result the mean of both denoised recordings.
@@ -156,7 +163,7 @@ class Model:
         return tuple(results) if return_uncertainty else results[0]
 
     def batch_predictor(self, with_variance: bool, tta=None):
-        """raw ``(B, C, *tile)`` -> [denoised] or [denoised, posterior std], in input units;
+        """raw ``(B, C, *tile)`` -> [denoised] or [denoised, uncertainty std], in input units;
         `tta` as in `views` (for whole inputs, resolve it there first: a tile is no input's size)."""
         views = self.views(tta)
         return lambda raw, within=None: self._predict_batch(raw, with_variance, views, within)

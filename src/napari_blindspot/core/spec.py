@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import methods
+from .calibration import SCALE_RANGE
 from .config import MAX_CONTEXT_PLANES, NOISE_MODELS
 from .data import Normalisation
 
@@ -41,6 +42,8 @@ class ModelSpec:
     history: dict = field(default_factory=dict)  # steps, seconds, final losses
     context_planes: int = 0  # neighbour planes on each side seen as channels (window.py); 0: none
     context_axis: str | None = None  # the axis they lie along, T or Z (None when context_planes is 0)
+    uncertainty_scale: tuple[float, ...] | None = None  # HQ-SSL, per channel (calibration.py); None: 1
+    data_noise: tuple[tuple[float, float], ...] | None = None  # HQ-SSL: the data's var = slope z + offset per channel
 
 
 def spec_to_json(spec: ModelSpec) -> dict:
@@ -54,6 +57,8 @@ def spec_to_json(spec: ModelSpec) -> dict:
         "noise": spec.noise, "noise_params": spec.noise_params,
         "input_dtype": spec.input_dtype, "history": spec.history,
         "context_planes": spec.context_planes, "context_axis": spec.context_axis,
+        "uncertainty_scale": None if spec.uncertainty_scale is None else list(spec.uncertainty_scale),
+        "data_noise": None if spec.data_noise is None else [list(c) for c in spec.data_noise],
     }
 
 
@@ -155,7 +160,20 @@ def spec_from_json(cfg) -> ModelSpec:
     _require(_is_int(k) and 0 <= k <= MAX_CONTEXT_PLANES, f"context_planes must be an integer in 0..{MAX_CONTEXT_PLANES}")
     _require((k == 0 and along is None) or (k > 0 and along in ("T", "Z") and along in axes),
              "context_axis must be T or Z, one of the model's axes, when context_planes is above 0 (else null)")
+    scale = cfg.get("uncertainty_scale")  # absent in models before the calibration: 1
+    low, high = SCALE_RANGE
+    _require(scale is None or (methods.get(method).has_uncertainty and isinstance(scale, list) and len(scale) == channels
+                               and all(_is_number(v) and low <= v <= high for v in scale)),
+             f"uncertainty_scale must be null or, for a model with an uncertainty, one number in {low:g}..{high:g} "
+             "per channel")
+    line = cfg.get("data_noise")  # absent in models before the calibration: the posterior variance
+    _require(line is None or (methods.get(method).has_uncertainty and isinstance(line, list) and len(line) == channels
+                              and all(isinstance(c, list) and len(c) == 2 and all(_is_number(v) and abs(v) <= MAX_ABS
+                                                                               for v in c) and c[0] >= 0 for c in line)),
+             "data_noise must be null or, for a model with an uncertainty, [slope >= 0, offset] per channel")
     return ModelSpec(method=method, axes=axes, spatial_ndim=cfg["spatial_ndim"], channels=channels,
                      network=cfg["network"], normalisation=norm, noise=cfg.get("noise"),
                      noise_params=cfg.get("noise_params"), input_dtype=cfg.get("input_dtype", "float32"),
-                     history=cfg.get("history") or {}, context_planes=k, context_axis=along)
+                     history=cfg.get("history") or {}, context_planes=k, context_axis=along,
+                     uncertainty_scale=None if scale is None else tuple(map(float, scale)),
+                     data_noise=None if line is None else tuple((float(a), float(b)) for a, b in line))

@@ -198,9 +198,11 @@ class TrainingRun:
             torch.cuda.empty_cache()
 
     def _validation_set(self) -> ValidationSet:
-        """The held-out tiles; N2V's noise level comes from the data (or a known sigma)."""
-        return ValidationSet(self.window, self.model.spec.normalisation, self.model.method, self.config.seed,
-                             sigma=self.config.sigma, device=self.device, pairs=self.pairs)
+        """The held-out tiles; their noise level (the data's, or a known sigma) is HQ-SSL's V too (calibration.py)."""
+        validation = ValidationSet(self.window, self.model.spec.normalisation, self.model.method, self.config.seed, sigma=self.config.sigma, device=self.device, pairs=self.pairs)
+        if self.model.algorithm.has_uncertainty:
+            self.model.spec = replace(self.model.spec, data_noise=validation.noise_line)
+        return validation
 
     def _validate(self, validation: ValidationSet, best: Best, count: int, event: Progress) -> None:
         quality = validation.evaluate(self.model)
@@ -230,6 +232,8 @@ class TrainingRun:
                        precision=model.precision.name)
         if model.noise is not None:
             model.spec = replace(model.spec, noise_params=self._noise_params())
+        if quality is not None and quality.calibration is not None:  # the best weights' own scale, and why
+            model.spec, history["uncertainty_note"] = replace(model.spec, uncertainty_scale=quality.calibration.scale), quality.calibration.note
         final = self._event(count, elapsed, loss_value)
         final.total, final.eta_s, final.done = count, 0.0, True
         if quality is not None:
@@ -291,7 +295,6 @@ def _pairs(config: TrainConfig, image, target, view: StackView) -> Pairs | None:
     validate_second(target, image)
     second = StackView.of(target, config.axes, three_d=view.spatial_ndim == 3)
     return Pairs(windowed(second, view.axis, view.k, view.norm) if isinstance(view, PlaneWindow) else second)
-
 
 
 def _choose_three_d(config: TrainConfig, model: Model | None, shape, scale, device: torch.device) -> tuple[bool, str]:

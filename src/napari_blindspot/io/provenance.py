@@ -27,7 +27,22 @@ def record(model, axes: str, source: str, model_folder=None, steps=None, seconds
             "seconds": None if seconds is None else round(float(seconds), 1), "noise": model.spec.noise_params,
             "best_step": history.get("best_step"), "estimated_psnr_gain_db": history.get("estimated_psnr_gain_db"),
             "estimated_psnr_gain_db_interval": history.get("estimated_psnr_gain_db_interval"),
-            "source": str(source), "model_folder": str(model_folder) if model_folder else None}
+            "source": str(source), "model_folder": str(model_folder) if model_folder else None,
+            "uncertainty": uncertainty(model)}
+
+
+def uncertainty(model) -> dict | None:
+    """What an uncertainty map of `model` is (core/calibration.py); None for a method without one."""
+    if not model.algorithm.has_uncertainty:
+        return None
+    note = model.spec.history.get("uncertainty_note")
+    if model.spec.uncertainty_scale is None:
+        note = "a model saved before the calibration: the posterior std as it is"
+    return {"means": UNCERTAINTY_MEANS, "scale": list(model.uncertainty_scale), "note": note}
+
+
+UNCERTAINTY_MEANS = ("the typical error of each denoised pixel, in the image's units: the error std of the "
+                     "posterior mean with the data's noise level, times `scale` from the held-out pixels")
 
 
 def tiff_metadata(ndim: int, provenance: dict | None = None, metadata: dict | None = None,

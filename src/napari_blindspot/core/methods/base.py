@@ -33,7 +33,7 @@ class Method:
     label: str = ""  # how the widget's method list names it
     citations: tuple[tuple[str, str], ...] = ()  # (reference, DOI) for the bioimage.io package
     trained_on = "one noisy image"  # the bioimage.io README's words
-    has_uncertainty = False  # predicts a posterior standard deviation too
+    has_uncertainty = False  # predicts each pixel's error std too (calibration.py)
     uses_noise_model = False  # the model carries a noise model (spec "noise", config noise/sigma)
     needs_pairs = False  # trains on a second recording of the same field
     default_views = 8  # test-time views (tta.py) unless tta is off
@@ -99,6 +99,11 @@ class Method:
         E[(f_p - y_p)^2] = MSE + var n_p (heldout.py)."""
         loss = squared_error(out, y)
         return loss, loss - noise_var, noise_var, -torch.ones_like(loss)
+
+    def heldout_uncertainty(self, model, out: torch.Tensor, y: torch.Tensor, data_noise) -> torch.Tensor | None:
+        """The per-pixel error variance prediction reports as uncertainty, with the data's noise
+        level `data_noise` (calibration.py; None: no uncertainty)."""
+        return None
 
     # -- prediction and export --------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..blindspot import PRESETS, BlindSpotNet, rotations
+from ..calibration import data_variance, error_variance
 from ..noise import make_noise_model
 from ..window import window_channels
 from .base import Method
@@ -52,6 +53,16 @@ def posterior(noise, y: torch.Tensor, out: torch.Tensor, groups: int = 1) -> tup
     """(posterior mean, posterior variance) of the clean value given the noisy pixel `y`."""
     mu, prior_var = prior(out, y.shape[1], groups)
     return noise.posterior(y, mu, prior_var)
+
+
+def _denoised(model, y, out, data_noise):
+    """(posterior mean, its error variance): calibration.py's with the data's noise level
+    `data_noise`, the posterior variance without one (a model saved before it)."""
+    mean, var = posterior(model.noise, y, out, model.net.groups)
+    if data_noise is None:
+        return mean, var
+    mu, prior_var = (t.double() for t in prior(out, y.shape[1], model.net.groups))
+    return mean, error_variance(prior_var, model.noise.variance(mu), data_variance(data_noise, mu)).to(y.dtype)
 
 
 class HQSSL(Method):
@@ -107,9 +118,13 @@ class HQSSL(Method):
         mse = w**2 * noise_var + (1 - w) ** 2 * ((mu - y) ** 2 - noise_var)
         return model.noise.nll(y, mu, prior_var), mse, noise_var, w**2 - (1 - w) ** 2
 
+    def heldout_uncertainty(self, model, out, y, data_noise):
+        """The error variance `predict_view` gives with that noise level (before calibration.py's scale)."""
+        return _denoised(model, y, out, data_noise)[1]
+
     def predict_view(self, model, z):
         y = z[:, : model.net.in_channels]  # the target plane's noisy values (window.py)
-        return posterior(model.noise, y, model.forward(z), model.net.groups)
+        return _denoised(model, y, model.forward(z), model.spec.data_noise)
 
     def export_forward(self, net, noise, z):
         return posterior(noise, z[:, : net.in_channels], net.forward_per_view(z), net.groups)[0]
