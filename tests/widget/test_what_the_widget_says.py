@@ -152,6 +152,6 @@ def test_the_hqssl_model_line_shows_the_learned_sigma(viewer, trained_hqssl):
     for key, value in shown.items():
         assert np.isfinite(value) and value == pytest.approx(noise[key][0], rel=5e-3, abs=1e-9)
     std = viewer.layers["noisy [uncertainty]"]
-    assert "standard deviation" in std.metadata[OURS]["means"]
+    assert "typical error" in std.metadata[OURS]["means"] and "held-out" in std.metadata[OURS]["means"]
     assert std.metadata[OURS]["units"] == "σ, in the image's intensity units"
     assert "uncertainty layer: σ, in the image's intensity units" in widget.controls.status_label.text()
