@@ -108,7 +108,7 @@ def dock_flow(args) -> None:
     load_before = load()
     loaded_before = [m for m in HEAVY if m in sys.modules]
     start = session.start()
-    from napari_blindspot._widget import DenoiseWidget, _jobs
+    from napari_blindspot._widget import DenoiseWidget, _warm_up
 
     widget = DenoiseWidget(session.viewer)
     session.viewer.window.add_dock_widget(widget)
@@ -116,7 +116,7 @@ def dock_flow(args) -> None:
     shown = time.perf_counter()
     session.pump(lambda: widget.opening.done, timeout=120)  # the form, once torch is loaded
     built = time.perf_counter()
-    session.pump(_jobs.torch_warm.is_set, timeout=120)
+    session.pump(_warm_up.torch_warm.is_set, timeout=120)
     warm = time.perf_counter()
     session.pump(lambda: time.perf_counter() > warm + 1.0)
     session.timer.stop()
@@ -146,12 +146,12 @@ def export_flow(args) -> None:
     import sys
     import tempfile
 
-    from napari_blindspot._widget import _jobs, _model_actions, _models
+    from napari_blindspot._widget import _warm_up, _model_actions, _models
 
     session = Session()
     load_before = load()
     widget = dock_widget(session, args)
-    session.pump(_jobs.torch_warm.is_set, timeout=120)
+    session.pump(_warm_up.torch_warm.is_set, timeout=120)
     widget.controls.train_button.click()
     session.pump(lambda: not widget.busy)
     for _ in range(50):
@@ -188,12 +188,12 @@ def _record(args, flow: str, result: dict, load_before: list[float]) -> None:
 def train_flow(args) -> None:
     session = Session()
     viewer, source, app, ticks, timer, pump = session.viewer, session.source, session.app, session.ticks, session.timer, session.pump
-    from napari_blindspot._widget import _jobs
+    from napari_blindspot._widget import _warm_up
 
     widget = dock_widget(session, args)
     # the dock loads torch's optimiser machinery in the background when it opens (1-2 s); a
     # user picking settings gives it that time, so the first run starts once it is done
-    pump(_jobs.torch_warm.is_set, timeout=60)
+    pump(_warm_up.torch_warm.is_set, timeout=60)
 
     def one_run(previews: bool) -> dict:
         widget.preview_every_s = 2.0 if previews else None

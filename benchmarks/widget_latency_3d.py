@@ -37,7 +37,7 @@ def main() -> None:
     from superqt.utils import qdebounced
 
     from napari_blindspot._sample_data import fluorescence_3d
-    from napari_blindspot._widget import DenoiseWidget, _jobs, _models
+    from napari_blindspot._widget import DenoiseWidget, _warm_up, _models
 
     _models.confirm = lambda parent, question, action="Discard": True  # a script answers yes
     app = QApplication.instance() or QApplication([])
@@ -94,7 +94,7 @@ def main() -> None:
     widget.form.image.value = source
     widget.form.device.value, widget.form.z_mode.value = "cpu", "3D"
     widget.form.duration.value = int(args.seconds)
-    pump_qt(app, _jobs.torch_warm.is_set, 60)  # the dock warms torch up while a user picks settings
+    pump_qt(app, _warm_up.torch_warm.is_set, 60)  # the dock warms torch up while a user picks settings
     shown, said = [], []
     show = widget.preview.show
     widget.preview.show = lambda preview, region: shown.append((time.perf_counter(), region)) or show(preview, region)

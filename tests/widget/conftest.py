@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QThreadPool
 
-from napari_blindspot._widget import DenoiseWidget, _dock, _jobs, _model_actions, _models
+from napari_blindspot._widget import DenoiseWidget, _dock, _model_actions, _warm_up, _models
 
 
 def noisy(shape, seed=0):
@@ -20,8 +20,8 @@ def noisy(shape, seed=0):
 @pytest.fixture(autouse=True, scope="session")
 def torch_loaded():
     """torch and the methods loaded, as a while after napari opens a dock: docks build at once."""
-    _jobs.warm_up_torch()
-    assert _jobs.torch_loaded.wait(120)
+    _warm_up.warm_up_torch()
+    assert _warm_up.torch_loaded.wait(120)
 
 
 @pytest.fixture

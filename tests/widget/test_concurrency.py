@@ -124,23 +124,33 @@ def test_stop_before_the_first_step_gives_no_result_and_says_so(viewer, make_wid
     assert widget.controls.train_button.text() == "Train" and widget.controls.progress_bar.text() == "Ready"
 
 
-def test_garbage_collection_is_frozen_only_while_a_job_runs(viewer, make_widget, qtbot):
-    """Full collections would stall the UI during training; after it the collector sees everything again."""
+def test_garbage_collection_is_frozen_while_the_dock_is_open_and_thawed_for_napari_s_own(viewer, make_widget, qtbot):
+    """Full collections over napari's objects would stall the UI while the dock opens and during
+    training; napari's own collection when a layer is removed sees everything, and so does every
+    collection once the dock is closed."""
     import gc
 
     from napari_blindspot._widget import _lifecycle
 
     viewer.add_image(noisy((32, 32)), name="noisy")
-    widget = make_widget(seconds=120)
     assert gc.get_freeze_count() == 0
+    widget = make_widget(seconds=120)
+    assert _lifecycle._holders == 1 and gc.get_freeze_count() > 0
     widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.busy, timeout=5_000)
-    assert _lifecycle._jobs_running == 1 and gc.get_freeze_count() > 0
+    assert _lifecycle._holders == 2
     widget.stop()
     wait_idle(qtbot, widget)
-    assert _lifecycle._jobs_running == 0 and gc.get_freeze_count() == 0
+    assert _lifecycle._holders == 1 and gc.get_freeze_count() > 0
+
+    seen = []
+    viewer.layers.events.removed.connect(lambda event: seen.append(gc.get_freeze_count()))
+    viewer.add_image(noisy((8, 8)), name="spare")
+    viewer.layers.remove("spare")
+    assert seen == [0]  # napari collects on removal (its canvas's handler): nothing frozen then
+    qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=2_000)  # frozen again in the next turn
 
     widget.controls.train_button.click()  # a job ended by closing the widget thaws it too
     qtbot.waitUntil(lambda: widget.busy, timeout=5_000)
     widget._res.release()
-    assert _lifecycle._jobs_running == 0 and gc.get_freeze_count() == 0
+    assert _lifecycle._holders == 0 and gc.get_freeze_count() == 0

@@ -30,6 +30,7 @@ def test_with_the_widget_layers_are_removed_in_the_canvas_context(make_napari_vi
     viewer = make_napari_viewer(show=True)
     widget = DenoiseWidget(viewer)
     viewer.window.add_dock_widget(widget)
+    qtbot.waitUntil(lambda: widget.opening.done, timeout=10_000)  # its last part connects to the layer list
     current, canvas_context, other = _context_current_when_removed(viewer, qtbot)
     assert current == canvas_context and current != other
     widget._res.release()

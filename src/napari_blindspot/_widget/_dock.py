@@ -22,7 +22,7 @@ from ._form import SettingsForm
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
 from ._model_actions import ModelActions
-from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, gc_freeze, gc_thaw, DeferredBuild
+from ._lifecycle import AskBeforeViewerCloses, Job, Resources, follow_docking, gc_freeze, gc_thaw, DeferredBuild, collect_with_napari
 from ._preview_layer import PreviewLayer
 from ._progress import about, clock
 from ._region import FollowTheView
@@ -57,7 +57,10 @@ class DenoiseWidget(ModelActions, QWidget):
         # injectable for tests: (title) -> folder path, "" when cancelled
         self.ask_directory = lambda title: QFileDialog.getExistingDirectory(self, title)
         self.setMinimumWidth(340)  # from the start: the viewer does not jump when the form appears
-        self.opening = DeferredBuild(self, lambda: (self._build(), self._connect(), self._set_state("idle")))
+        gc_freeze()  # for as long as the dock is open (_lifecycle.gc_freeze)
+        self._res.closers.append(gc_thaw)
+        self.destroyed.connect(self._res.release)
+        self.opening = DeferredBuild(self, self._build)
 
     def __getattr__(self, name: str):  # a part of the form asked for before it is built (a script): built now
         if name in ("form", "controls", "settings", "advanced", "layers") and "opening" in self.__dict__ and self.opening.now():
@@ -66,7 +69,8 @@ class DenoiseWidget(ModelActions, QWidget):
 
     # -- layout -----------------------------------------------------------------------------
 
-    def _build(self) -> None:
+    def _build(self):
+        """The dock's parts, yielding between them (`DeferredBuild` runs one per turn)."""
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         layout = self.layout() or QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -74,15 +78,18 @@ class DenoiseWidget(ModelActions, QWidget):
         self.form = SettingsForm(self.layers.choices(raw_only=True))
         self.settings = self.form.basic.native
         layout.addWidget(self.settings)
+        yield
         self.advanced = QCollapsible("Advanced")
         self.advanced.setContentsMargins(0, 0, 0, 0)
         self.advanced.addWidget(self.form.advanced.native)
         layout.addWidget(self.advanced)
-
+        yield
         self.controls = Controls(layout, self, self.viewer.theme, self.layers.choices(raw_only=False))
-
         self._ui_timer = QTimer(self)  # runs while a job runs: plot redraws, prediction progress
         self._ui_timer.setInterval(200)
+        yield
+        self._connect()
+        self._set_state("idle")
 
     def _connect(self) -> None:
         self.layers.on_change = lambda: self.form.set_skipped(self.layers.skipped())
@@ -97,13 +104,13 @@ class DenoiseWidget(ModelActions, QWidget):
         res, viewer = self._res, self.viewer
         res.connect(viewer.layers.events.removing, lambda event: make_canvas_current(viewer),  # see _gl.py
                     until_jobs_end=True)
+        res.connect(viewer.layers.events.removing, collect_with_napari)
         res.connect(viewer.layers.events.removed, self._on_layer_removed)
         self.follow = FollowTheView(viewer, self.preview, res, lambda: self.form.device.value, parent=self)
         asker = AskBeforeViewerCloses(viewer, lambda: self._may_discard_model("Close the viewer"))
         # the widget's layers go while the GL workaround still holds
         res.closers += [asker.remove, self.preview.remove, self.layers.disconnect, self.form.disconnect,
                         self.controls.loss_plot.shutdown]
-        self.destroyed.connect(res.release)
 
     # -- state ------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from ..core.config import METHODS, NOISE_MODELS, OPTIONS, Option, TrainConfig, f
 from ..core.data import StackView, choose_three_d, validate_axes
 from ..core.neighbours import choose_context
 from ._axes import layer_axes
-from ._jobs import on_gpu
+from ._warm_up import on_gpu
 from ._layers import layer_data, layer_scale
 
 Z_MODES = {"auto": None, "3D": True, "2D slices": False}  # label -> TrainConfig.three_d

@@ -9,62 +9,86 @@ from dataclasses import dataclass, field
 from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QLabel, QVBoxLayout
 
-from . import _jobs
+from . import _jobs, _warm_up
 
-_jobs_running = 0  # across all dock widgets of the process
+_holders = 0  # open docks and running jobs, across all dock widgets of the process
 
 
 def gc_freeze() -> None:
-    """While any job runs, keep the objects that existed before it out of Python's full
-    collections: with napari's many objects one stalls the UI thread for a visible moment, and a
-    job's allocations trigger them (docs/benchmarks.md, "Widget latency")."""
-    global _jobs_running
-    if _jobs_running == 0:
-        gc.freeze()
-    _jobs_running += 1
+    """Keep every object that exists now out of Python's full collections, while a dock is open
+    and while a job runs: with napari's many objects one full collection stalls the UI thread
+    for 100-400 ms, and the warm-up's imports, the form's build and a job's allocations trigger
+    them (docs/benchmarks.md, "Widget latency"). Freezing again adds the objects made since."""
+    global _holders
+    gc.freeze()
+    _holders += 1
 
 
 def gc_thaw() -> None:
-    """Hand the frozen objects back to the collector when the last job ends."""
-    global _jobs_running
-    _jobs_running = max(0, _jobs_running - 1)
-    if _jobs_running == 0:
+    """Hand the frozen objects back to the collector when the last dock and job are done."""
+    global _holders
+    _holders = max(0, _holders - 1)
+    if _holders == 0:
         gc.unfreeze()
 
 
+def collect_with_napari(event=None) -> None:
+    """Before a layer is removed: napari then runs a full `gc.collect()` to free the layer's
+    OpenGL objects and memory, which must see every object; frozen again in the next turn."""
+    if _holders:
+        gc.unfreeze()
+        QTimer.singleShot(0, lambda: _holders and gc.freeze())
+
+
 LOADING = "Loading the denoising methods…"  # the dock's one line while torch loads
+WARM_UP_AFTER_MS = 250
 
 
 class DeferredBuild:
-    """Start the background warm-up (`_jobs.warm_up_torch`) and `build()` the dock: now if torch
-    and the methods are loaded, else once the warm-up has loaded them, with `LOADING` shown until
-    then (the form names the methods, and their modules import torch: on the UI thread that held
-    napari for seconds, docs/benchmarks.md, "Widget latency")."""
+    """Start the background warm-up (`_warm_up.warm_up_torch`) and build the dock, one part per turn
+    of the event loop: `build()` is a generator that yields between parts. Built once the
+    warm-up has loaded torch and the methods, with `LOADING` shown until then (the form names
+    the methods, and their modules import torch: on the UI thread that held napari for seconds;
+    in one turn, the parts and their first layout held it for 170-390 ms: docs/benchmarks.md,
+    "Widget latency"). A script that asks for a part sooner gets it built at once (`now`)."""
 
     def __init__(self, widget, build):
-        self.done, self._build, self._timer = False, build, None
-        _jobs.warm_up_torch()
-        if _jobs.torch_loaded.is_set():
-            self.now()
-            return
+        self.done, self._parts = False, build()
         self._layout = QVBoxLayout(widget)
         self._layout.addWidget(label := QLabel(LOADING))
         self._label, self._timer = label, QTimer(widget)
         self._timer.setInterval(50)
-        self._timer.timeout.connect(lambda: _jobs.torch_loaded.is_set() and self.now())
+        self._timer.timeout.connect(self._next_part)
         self._timer.start()
+        # in a fresh process after the dock's first paint, which mapping torch's libraries stalled
+        QTimer.singleShot(0 if _warm_up.torch_loaded.is_set() else WARM_UP_AFTER_MS, _warm_up.warm_up_torch)
+
+    def _next_part(self) -> None:
+        if not _warm_up.torch_loaded.is_set():
+            return
+        self._timer.setInterval(0)  # the next part in the next turn
+        self._drop_label()
+        if next(self._parts, StopIteration) is StopIteration:
+            self._timer.stop()
+            self.done = True
 
     def now(self) -> bool:
-        """Build, unless built already (then False); sooner than the warm-up, this thread imports."""
+        """Build what is left, unless built already (then False); sooner than the warm-up, this
+        thread imports."""
         if self.done:
             return False
-        self.done = True
-        if self._timer is not None:
-            self._timer.stop()
+        self.done = True  # a part that asks for the form (through __getattr__) finds it on its way
+        self._timer.stop()
+        self._drop_label()
+        for _ in self._parts:
+            pass
+        return True
+
+    def _drop_label(self) -> None:
+        if self._label is not None:
             self._layout.removeWidget(self._label)
             self._label.deleteLater()
-        self._build()
-        return True
+            self._label = None
 
 
 def ask_before_the_x(widget, may_close) -> None:

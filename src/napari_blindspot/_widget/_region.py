@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from superqt.utils import qdebounced
 
-from ._form import on_gpu
+from ._warm_up import on_gpu
 
 
 class FollowTheView:
