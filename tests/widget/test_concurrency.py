@@ -154,3 +154,16 @@ def test_garbage_collection_is_frozen_while_the_dock_is_open_and_thawed_for_napa
     qtbot.waitUntil(lambda: widget.busy, timeout=5_000)
     widget._res.release()
     assert _lifecycle._holders == 0 and gc.get_freeze_count() == 0
+
+
+def test_a_dock_closed_before_its_worker_starts_never_starts_it(viewer, make_widget, qtbot):
+    """The worker starts a moment after Train (once the window has drawn the preview layer)."""
+    viewer.add_image(noisy((32, 32)), name="noisy")
+    widget = make_widget(seconds=60)
+    widget.controls.train_button.click()
+    worker, started = widget._res.job.worker, []
+    worker.start = lambda: started.append(True)
+    widget._res.release()
+    qtbot.wait(3 * widget.apart_ms)
+    assert started == [] and widget._res.job is None
+    assert _names(viewer) == ["noisy"]

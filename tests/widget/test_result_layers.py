@@ -29,6 +29,7 @@ def test_the_preview_layer_becomes_the_result_and_only_the_uncertainty_is_added(
     widget.controls.train_button.click()
     qtbot.waitUntil(lambda: widget.preview_shown, timeout=15_000)
     preview = widget.preview.layer
+    assert viewer.layers.selection.active is source  # the preview is added without napari's selection events
     seen = _watch(viewer)
     widget.stop()
     wait_idle(qtbot, widget)
@@ -36,6 +37,7 @@ def test_the_preview_layer_becomes_the_result_and_only_the_uncertainty_is_added(
     assert seen == added  # no layer removed, the preview not re-added
     result = viewer.layers["noisy [" + method.lower().replace("-", "") + " denoised]"]
     assert result is preview and "noisy [preview]" not in viewer.layers
+    assert viewer.layers.selection.active is result and list(viewer.layers.selection) == [result]  # not the hidden uncertainty
     assert result.data.shape == image.shape and tuple(result.translate) == (3.0, -2.0)
     assert tuple(result.scale) == (0.5, 0.25) and result.opacity == 1 and result.visible
     assert result.metadata[OURS]["kind"] == "result" and result.metadata[OURS]["steps"] > 0

@@ -38,6 +38,7 @@ class DenoiseWidget(ModelActions, QWidget):
     double_click_s = 0.4  # a second click on Train this soon after starting is not a Stop
     few_steps = FEW_STEPS  # a run of fewer steps gives no result to trust (tests lower it)
     worse_below_db = 0.0  # ...nor one whose final estimated gain is below this
+    apart_ms = 40  # between the result's layer changes: the window repaints in between
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
@@ -52,6 +53,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self._step_offset = 0  # steps the model had before this run
         self._before_run = None  # (saved, folder, origin) of the model a Train more continues
         self._pending = None  # HQ-SSL's uncertainty layer, still to be added
+        self._finish_pending = False  # the job ended before that layer was added
         self._res = Resources()
         self.preview = PreviewLayer(self.viewer)
         # injectable for tests: (title) -> folder path, "" when cancelled
@@ -187,7 +189,8 @@ class DenoiseWidget(ModelActions, QWidget):
         self.controls.status(text, 0, 0)
         self._ui_timer.start()
         gc_freeze()
-        job.worker.start()
+        # after the window has drawn the new preview layer: beside the worker's start it took twice as long
+        QTimer.singleShot(self.apart_ms, lambda: self._res.job is job and job.worker.start())
 
     def _on_event(self, event) -> None:
         job = self._res.job
@@ -221,7 +224,7 @@ class DenoiseWidget(ModelActions, QWidget):
                                       tag=verdict and verdict[0], applied=applied)
             if event.uncertainty is not None:  # one layer add per turn of the event loop
                 self._pending = (event, job.source, base_name(self.results[0]), job.axes, self.model_folder, applied)
-                QTimer.singleShot(0, self._add_uncertainty)
+                QTimer.singleShot(self.apart_ms, self._add_uncertainty)
             self.model = event.model
             gain = estimate_text(job.gain_db if job.kind == "train" else None)
             if verdict:
@@ -237,6 +240,9 @@ class DenoiseWidget(ModelActions, QWidget):
         pending, self._pending = self._pending, None
         if pending is not None and pending[1] in self.viewer.layers and not self._res.released:
             self.results.append(add_uncertainty(self.viewer, *pending))
+        if self._finish_pending:
+            self._finish_pending = False
+            QTimer.singleShot(self.apart_ms, self._on_finished)
 
     def _on_progress(self, p, job: Job) -> None:
         """Steps count the model's whole history, in the bar as in the plot."""
@@ -266,8 +272,8 @@ class DenoiseWidget(ModelActions, QWidget):
                                  f"{about(job.status.eta_s())}", round(1000 * share), 1000)
 
     def _on_finished(self) -> None:
-        if self._pending is not None:  # the uncertainty layer first, in a turn of its own
-            QTimer.singleShot(0, self._on_finished)
+        if self._pending is not None:  # the uncertainty layer first, in a turn of its own: it ends the job then
+            self._finish_pending = True
             return
         job, self._res.job = self._res.job, None
         self._ui_timer.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from napari.layers import Image, Labels
 
 from ..io.provenance import KEY as OURS  # metadata key on the layers the widget makes (preview, results)
@@ -15,6 +17,21 @@ def layer_data(layer):
 def layer_scale(layer) -> tuple[float, ...]:
     """The layer's voxel spacing per data axis, for the core (napari allows negative scales: flips)."""
     return tuple(abs(float(s)) for s in layer.scale)
+
+
+@contextmanager
+def not_selected(layers):
+    """Layers added here are not made the active one, as napari does with each new layer (the
+    preview, the hidden uncertainty): the add then skips napari's selection events, about a
+    fifth of its time. napari keeps the switch in a private attribute; without it, napari selects."""
+    before = getattr(layers, "_activate_on_insert", None)
+    if before is not None:
+        layers._activate_on_insert = False
+    try:
+        yield
+    finally:
+        if before is not None:
+            layers._activate_on_insert = before
 
 
 def why_not_usable(layer) -> str | None:

@@ -6,7 +6,7 @@ import numpy as np
 from qtpy.QtCore import QTimer
 
 from ._jobs import display_range
-from ._layers import OURS
+from ._layers import OURS, not_selected
 from ._preview import MAX_SIDE, MAX_SIDE_3D, VOLUME_3D, blank, place, preview_region
 
 PENDING = " [preview…]"  # the preview layer's name suffix until the first preview
@@ -49,9 +49,10 @@ class PreviewLayer:
 
     def _add(self, preview, region, **kwargs) -> None:
         data, translate = self._placement(preview, region)
-        self.layer = self.viewer.add_image(
-            data, name=self.name(), scale=self.source.scale, translate=translate, affine=self.source.affine,
-            colormap=self.source.colormap, metadata={OURS: {"kind": "preview"}}, **kwargs)
+        with not_selected(self.viewer.layers):
+            self.layer = self.viewer.add_image(
+                data, name=self.name(), scale=self.source.scale, translate=translate, affine=self.source.affine,
+                colormap=self.source.colormap, metadata={OURS: {"kind": "preview"}}, **kwargs)
         self._limits = tuple(self.layer.contrast_limits)
 
     def _placement(self, preview: np.ndarray, region: tuple) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..io.provenance import record
 from ._jobs import Result, display_range
-from ._layers import OURS
+from ._layers import OURS, not_selected
 
 UNCERTAINTY_NOTE = "the typical error of each denoised pixel (calibrated on held-out pixels), in the image's units"
 UNCERTAINTY_UNITS = "σ, in the image's intensity units"  # what one of its values is
@@ -52,6 +52,7 @@ def add_result(viewer, result: Result, source, axes: str = "", model_folder: str
         reuse.data = result.denoised
         reuse.contrast_limits = result.limits or reuse.contrast_limits
         reuse.metadata, reuse.opacity, reuse.visible, reuse.name = metadata, 1.0, True, name
+        viewer.layers.selection.active = reuse  # added unselected as the preview, the result is the active layer
         denoised = reuse
     else:
         denoised = viewer.add_image(result.denoised, name=name, colormap=source.colormap,
@@ -90,11 +91,12 @@ def add_uncertainty(viewer, result: Result, source, name: str, axes: str = "", m
                     applied: bool = False):
     """HQ-SSL's `<source> [uncertainty]` layer, hidden, beside the denoised layer `name`."""
     made = provenance(result, source, axes, model_folder, applied)
-    return viewer.add_image(
-        result.uncertainty, name=name.replace(f"[{result.method} denoised", "[uncertainty"),
-        colormap="magma", visible=False, contrast_limits=result.uncertainty_limits,
-        metadata={OURS: {"kind": "uncertainty", "units": UNCERTAINTY_UNITS, "means": UNCERTAINTY_NOTE, **made}},
-        **_placement(source))
+    with not_selected(viewer.layers):
+        return viewer.add_image(
+            result.uncertainty, name=name.replace(f"[{result.method} denoised", "[uncertainty"),
+            colormap="magma", visible=False, contrast_limits=result.uncertainty_limits,
+            metadata={OURS: {"kind": "uncertainty", "units": UNCERTAINTY_UNITS, "means": UNCERTAINTY_NOTE, **made}},
+            **_placement(source))
 
 
 def uncertainty_text(result: Result) -> str:
