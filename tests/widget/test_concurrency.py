@@ -162,6 +162,7 @@ def test_a_dock_closed_before_its_worker_starts_never_starts_it(viewer, make_wid
     widget = make_widget(seconds=60)
     widget.controls.train_button.click()
     worker, started = widget._res.job.worker, []
+    assert worker not in worker._worker_set  # not started yet (superqt's set of started workers)
     worker.start = lambda: started.append(True)
     widget._res.release()
     qtbot.wait(3 * widget.apart_ms)
