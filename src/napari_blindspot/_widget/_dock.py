@@ -27,7 +27,7 @@ from ._preview_layer import PreviewLayer
 from ._progress import about, clock
 from ._region import FollowTheView
 from ._quality import estimate_text, joined, true_text
-from ._results import SAVE_HINT, add_result, add_uncertainty, base_name, describe_model, done_text, uncertainty_text
+from ._results import SAVE_HINT, add_result, add_uncertainty, base_name, describe_model, done_text, select_result, uncertainty_text
 from ._verdict import FEW_STEPS, budget_warning, doubt, estimated_budget_warning, how_it_ended
 
 
@@ -52,15 +52,13 @@ class DenoiseWidget(ModelActions, QWidget):
         self.results = []  # the layers the current model made last
         self._step_offset = 0  # steps the model had before this run
         self._before_run = None  # (saved, folder, origin) of the model a Train more continues
-        self._pending = None  # HQ-SSL's uncertainty layer, still to be added
-        self._finish_pending = False  # the job ended before that layer was added
+        self._pending = None  # (True, or HQ-SSL's uncertainty layer to add): the result's next turn is to come
+        self._finish_pending = False  # the job ended before that turn
         self._res = Resources()
         self.preview = PreviewLayer(self.viewer)
         # injectable for tests: (title) -> folder path, "" when cancelled
         self.ask_directory = lambda title: QFileDialog.getExistingDirectory(self, title)
         self.setMinimumWidth(340)  # from the start: the viewer does not jump when the form appears
-        gc_freeze()  # for as long as the dock is open (_lifecycle.gc_freeze)
-        self._res.closers.append(gc_thaw)
         self.destroyed.connect(self._res.release)
         self.opening = DeferredBuild(self, self._build)
 
@@ -222,9 +220,10 @@ class DenoiseWidget(ModelActions, QWidget):
             self.results = add_result(self.viewer, event, job.source, job.axes, self.model_folder,
                                       reuse=self.preview.take(), uncertainty=False,
                                       tag=verdict and verdict[0], applied=applied)
-            if event.uncertainty is not None:  # one layer add per turn of the event loop
-                self._pending = (event, job.source, base_name(self.results[0]), job.axes, self.model_folder, applied)
-                QTimer.singleShot(self.apart_ms, self._add_uncertainty)
+            # the uncertainty layer, then the end of the job, each in a turn of its own, after a repaint
+            self._pending = (event.uncertainty is None or
+                             (event, job.source, base_name(self.results[0]), job.axes, self.model_folder, applied))
+            QTimer.singleShot(self.apart_ms, self._after_result)
             self.model = event.model
             gain = estimate_text(job.gain_db if job.kind == "train" else None)
             if verdict:
@@ -235,10 +234,10 @@ class DenoiseWidget(ModelActions, QWidget):
         else:
             self._on_progress(event, job)
 
-    def _add_uncertainty(self) -> None:
-        """HQ-SSL's uncertainty layer, added after the result (or when the job ends, if sooner)."""
+    def _after_result(self) -> None:
+        """HQ-SSL's uncertainty layer, added after the result; then the end of the job, if it has ended."""
         pending, self._pending = self._pending, None
-        if pending is not None and pending[1] in self.viewer.layers and not self._res.released:
+        if isinstance(pending, tuple) and pending[1] in self.viewer.layers and not self._res.released:
             self.results.append(add_uncertainty(self.viewer, *pending))
         if self._finish_pending:
             self._finish_pending = False
@@ -272,7 +271,7 @@ class DenoiseWidget(ModelActions, QWidget):
                                  f"{about(job.status.eta_s())}", round(1000 * share), 1000)
 
     def _on_finished(self) -> None:
-        if self._pending is not None:  # the uncertainty layer first, in a turn of its own: it ends the job then
+        if self._pending is not None:  # the result's next turn first: it ends the job then
             self._finish_pending = True
             return
         job, self._res.job = self._res.job, None
@@ -288,6 +287,7 @@ class DenoiseWidget(ModelActions, QWidget):
         self._unchanged_by_training(job)
         if not job.finished_with_result:  # failed, cancelled or no steps
             self.controls.status("Ready", 0, 1)
+        select_result(self.viewer, self.results if job.finished_with_result else [])
         self._set_state("idle")
 
     # -- removed layers ---------------------------------------------------------------------------

@@ -172,8 +172,9 @@ class Job:
 
 
 class Resources:
-    """What must be let go when the widget goes away. Plain Python, so it is still safe to
-    call from the widget's `destroyed` signal, after the Qt side is gone.
+    """What must be let go when the widget goes away, napari's objects kept out of full
+    collections meanwhile (`gc_freeze`). Plain Python, so it is still safe to call from the
+    widget's `destroyed` signal, after the Qt side is gone.
 
     `until_jobs_end` connections (the GL-context workaround) stay until the last job's worker
     has finished: a closed dock's job still removes layers and the canvas still redraws them."""
@@ -181,10 +182,11 @@ class Resources:
     def __init__(self):
         self.connections: list[tuple[object, object]] = []  # (napari emitter, callback)
         self.until_jobs_end: list[tuple[object, object]] = []
-        self.closers: list = []  # called first, while every connection still holds
+        self.closers: list = [gc_thaw]  # called first, while every connection still holds
         self.job: Job | None = None
         self.released = False
         self.docked = False  # has been in a dock: losing the parent then means napari's "x"
+        gc_freeze()  # for as long as the dock is open
 
     def connect(self, emitter, callback, until_jobs_end: bool = False) -> None:
         emitter.connect(callback)

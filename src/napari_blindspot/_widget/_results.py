@@ -52,7 +52,6 @@ def add_result(viewer, result: Result, source, axes: str = "", model_folder: str
         reuse.data = result.denoised
         reuse.contrast_limits = result.limits or reuse.contrast_limits
         reuse.metadata, reuse.opacity, reuse.visible, reuse.name = metadata, 1.0, True, name
-        viewer.layers.selection.active = reuse  # added unselected as the preview, the result is the active layer
         denoised = reuse
     else:
         denoised = viewer.add_image(result.denoised, name=name, colormap=source.colormap,
@@ -61,6 +60,14 @@ def add_result(viewer, result: Result, source, axes: str = "", model_folder: str
     if result.uncertainty is None or not uncertainty:
         return denoised
     return denoised + [add_uncertainty(viewer, result, source, name, axes, model_folder, applied)]
+
+
+def select_result(viewer, results: list) -> None:
+    """Make the denoised layer the active one, as napari does with a new layer: the preview it
+    was made from was added unselected (the hidden uncertainty layer is, too)."""
+    shown = [layer for layer in results if layer in viewer.layers and layer.visible]
+    if shown and viewer.layers.selection.active not in shown:
+        viewer.layers.selection.active = shown[0]
 
 
 def _add_channels(viewer, result: Result, source, c: int, name: str, metadata: dict) -> list:
