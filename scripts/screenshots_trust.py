@@ -1,7 +1,7 @@
 """Screenshots of what issue 24 changed for a user: Layers > Filter > "Denoise with current
-model", a run with a budget far too short (named and warned as not to be trusted: a 3D network
-forced on the CPU gets there with any budget a user would wait for), and a two-channel result as
-one layer per channel.
+model", a run far too short to help (one step: its estimate says it is worse than the input,
+and the layer is named and warned as not to be trusted; a 3D network forced on the CPU gets
+there with any budget a user would wait for), and a two-channel result as one layer per channel.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots_trust.py
 
@@ -45,7 +45,9 @@ def main() -> None:
     wait(app, 1.0)
     menu_shot(viewer, app, args.out / "menu-filter.png")
 
-    widget.controls.train_button.click()  # a budget far too short
+    widget.form.unit.value = "steps"
+    widget.form.duration.value = 1  # one step: a network that is still worse than its input
+    widget.controls.train_button.click()
     wait(app, until=lambda: not widget.busy, timeout=600)
     wait(app, 1.0)
     viewer.screenshot(str(args.out / "widget-worse.png"), canvas_only=False)
@@ -62,6 +64,7 @@ def main() -> None:
     two[1] = two[1] * 4 + 500  # in other units: one contrast for both would show one of them badly
     viewer.add_image(two, name="two stains", colormap="gray")
     viewer.reset_view()
+    widget.form.unit.value = "seconds"
     widget.form.duration.value = 20
     wait(app, 0.5)
     widget.controls.train_button.click()

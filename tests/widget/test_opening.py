@@ -38,6 +38,8 @@ def test_a_script_that_asks_for_the_form_sooner_gets_it_built_at_once(viewer, mo
     monkeypatch.setattr(_warm_up, "warm_up_torch", lambda: None)
     widget = DenoiseWidget(viewer)
     assert widget.form.method.value == "n2v" and widget.opening.done
+    assert not any(label.isVisibleTo(widget) for label in widget.findChildren(_lifecycle.QLabel)
+                   if label.text() == _lifecycle.LOADING)
     widget._res.release()
 
 

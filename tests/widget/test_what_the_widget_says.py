@@ -155,3 +155,13 @@ def test_the_hqssl_model_line_shows_the_learned_sigma(viewer, trained_hqssl):
     assert "typical error" in std.metadata[OURS]["means"] and "held-out" in std.metadata[OURS]["means"]
     assert std.metadata[OURS]["units"] == "σ, in the image's intensity units"
     assert "uncertainty layer: σ, in the image's intensity units" in widget.controls.status_label.text()
+
+
+def test_the_status_and_model_lines_are_as_many_lines_high_as_they_show_in_napari_s_font(viewer, make_widget, qtbot):
+    """napari's style sheet gives them their font once docked; their height follows it (cut lines, else)."""
+    from napari_blindspot._widget._controls import MODEL_LINES, STATUS_LINES
+
+    widget = make_widget()
+    qtbot.wait(50)
+    for label, lines in ((widget.controls.model_label, MODEL_LINES), (widget.controls.status_label, STATUS_LINES)):
+        assert label.height() >= lines * label.fontMetrics().lineSpacing()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from magicgui.widgets import ComboBox
 from napari.utils.theme import get_theme
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, QObject, Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton
 
 from ._form import as_note
@@ -97,8 +97,27 @@ class Controls:
         self.save_result_button.setEnabled(idle)  # any result layer of ours, this run's or reopened
 
 
+class _Lines(QObject):
+    """Keeps a label `lines` lines high in the font it ends up with: napari's style sheet sets
+    it once the label is in the window, after the label was made (cut lines, else)."""
+
+    def __init__(self, label: QLabel, lines: int):
+        super().__init__(label)
+        self.lines = lines
+        self.fit(label)
+        label.installEventFilter(self)
+
+    def fit(self, label: QLabel) -> None:
+        label.setFixedHeight(self.lines * label.fontMetrics().lineSpacing() + 2)
+
+    def eventFilter(self, label, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.FontChange:
+            self.fit(label)
+        return False
+
+
 def _fixed_lines(label: QLabel, lines: int) -> QLabel:
     """`label`, `lines` lines high whatever it says: more is cut, and whole in its tooltip."""
     label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-    label.setFixedHeight(lines * label.fontMetrics().lineSpacing() + 2)
+    _Lines(label, lines)
     return label

@@ -87,6 +87,7 @@ class DeferredBuild:
     def _drop_label(self) -> None:
         if self._label is not None:
             self._layout.removeWidget(self._label)
+            self._label.hide()  # deleted by the event loop, which a script's processEvents() never runs
             self._label.deleteLater()
             self._label = None
 
