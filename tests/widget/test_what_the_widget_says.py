@@ -165,3 +165,19 @@ def test_the_status_and_model_lines_are_as_many_lines_high_as_they_show_in_napar
     qtbot.wait(50)
     for label, lines in ((widget.controls.model_label, MODEL_LINES), (widget.controls.status_label, STATUS_LINES)):
         assert label.height() >= lines * label.fontMetrics().lineSpacing()
+
+
+def test_the_rows_scroll_when_the_screen_leaves_the_dock_too_little(viewer, make_widget, qtbot, monkeypatch):
+    """Taller than the screen allows, the dock scrolls instead of growing napari's window past it."""
+    from qtpy.QtWidgets import QScrollArea
+
+    from napari_blindspot._widget import _controls
+
+    widget = make_widget()
+    qtbot.wait(50)
+    scroll = widget.findChild(QScrollArea)
+    rows = scroll.widget().minimumSizeHint().height()
+    assert scroll.sizeHint().height() >= rows and scroll.minimumSizeHint().height() >= rows  # room: all of them
+    screen = scroll.screen().availableGeometry().height()
+    monkeypatch.setattr(_controls, "WINDOW_CHROME", screen - 300)  # a screen that leaves the dock 300 px
+    assert scroll.minimumSizeHint().height() == 300 < rows

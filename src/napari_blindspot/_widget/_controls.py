@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from magicgui.widgets import ComboBox
 from napari.utils.theme import get_theme
-from qtpy.QtCore import QEvent, QObject, Qt
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton
+from qtpy.QtCore import QEvent, QObject, QSize, Qt
+from qtpy.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout,
+                            QWidget)
 
 from ._form import as_note
 from ._plot import LossPlot
@@ -18,10 +19,58 @@ from ._progress import ProgressBar
 STATUS_LINES = 7  # a doubtful result's status (verdict, how it ended, estimate) in a 340 px wide dock
 MODEL_LINES = 2  # HQ-SSL's model line with its learned noise
 PLOT_HEIGHT = 170
+WINDOW_CHROME = 160  # napari's title, menu and status bars and the dock's title, in pixels
+QT_INT_MAX = 2**31 - 1
+QWIDGETSIZE_MAX = 2**24 - 1  # Qt's largest widget size
 SAVE_RESULT_TIP = ("Save the selected result layer (else the last one), and its uncertainty, as TIFF "
                    "with how it was made (method, steps, noise, estimate) in the file. napari's File > "
                    "Save keeps that only with the 'TIFF with provenance' file type; reopen with "
                    "viewer.open(path, plugin=\"napari-blindspot\") or File > Open (choose Blindspot denoising).")
+
+
+class _Rows(QScrollArea):
+    """As tall as its rows when the dock has the room (napari's dock puts a stretch below), shorter
+    with a scroll bar when not."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        rows, hint = self.widget(), self.widget().sizeHint()
+        # wrapped hints are as tall as the width they get, which the plain size hint does not know
+        height = rows.heightForWidth(self.viewport().width()) if rows.hasHeightForWidth() else -1
+        height = max(height, hint.height(), rows.minimumSizeHint().height()) + 2 * self.frameWidth()  # a style's border
+        return QSize(hint.width() + self.verticalScrollBar().sizeHint().width(), height)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        """All the rows, unless that is taller than the screen leaves the dock: then it scrolls."""
+        screen = self.screen().availableGeometry().height() if self.screen() is not None else QT_INT_MAX
+        return QSize(super().minimumSizeHint().width(), min(self.sizeHint().height(), screen - WINDOW_CHROME))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # a row shown or hidden: the dock lays out again
+        return super().eventFilter(watched, event)
+
+
+def scrolling_layout(widget: QWidget) -> QVBoxLayout:
+    """The layout for the dock's rows, in a scroll area: taller than the dock (a short screen, a
+    long hint), the rows scroll, and neither grow napari's window past the screen nor lie over
+    each other."""
+    widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+    outer = widget.layout() or QVBoxLayout(widget)
+    outer.setContentsMargins(0, 0, 0, 0)
+    scroll = _Rows()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(inner := QWidget())
+    outer.addWidget(scroll)
+    layout = QVBoxLayout(inner)
+    layout.setContentsMargins(6, 6, 6, 6)
+    return layout
 
 
 def _button(text: str, tip: str = "") -> QPushButton:
@@ -108,10 +157,18 @@ class _Lines(QObject):
         label.installEventFilter(self)
 
     def fit(self, label: QLabel) -> None:
-        label.setFixedHeight(self.lines * label.fontMetrics().lineSpacing() + 2)
+        """As high as `lines` lines need, laid out as the label lays out its text (a wrapping label
+        adds margins and leading that its font's line spacing does not count)."""
+        text = label.text()
+        label.setMinimumHeight(0)  # measured without the height it was given before
+        label.setMaximumHeight(QWIDGETSIZE_MAX)
+        label.setText("\n".join("X" * self.lines))
+        height = label.heightForWidth(1000) if label.wordWrap() else label.sizeHint().height()
+        label.setText(text)
+        label.setFixedHeight(height)
 
     def eventFilter(self, label, event) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.FontChange:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.Show):
             self.fit(label)
         return False
 

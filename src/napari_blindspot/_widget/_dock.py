@@ -12,12 +12,12 @@ import time
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QTimer
-from qtpy.QtWidgets import QFileDialog, QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QWidget
 from superqt import QCollapsible
 
 from ..core import methods
 from . import _jobs
-from ._controls import Controls
+from ._controls import Controls, scrolling_layout
 from ._form import SettingsForm
 from ._gl import make_canvas_current
 from ._layers import LayerChoices, layer_data
@@ -71,9 +71,7 @@ class DenoiseWidget(ModelActions, QWidget):
 
     def _build(self):
         """The dock's parts, yielding between them (`DeferredBuild` runs one per turn)."""
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        layout = self.layout() or QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout = scrolling_layout(self)
         self.layers = LayerChoices(self.viewer)
         self.form = SettingsForm(self.layers.choices(raw_only=True))
         self.settings = self.form.basic.native
