@@ -116,6 +116,7 @@ class Controls:
         _row(layout, (self.apply_picker.native, 1), (self.apply_button, 0))
         self.save_result_button = _button("Save result…", SAVE_RESULT_TIP)
         _row(layout, (self.save_result_button, 1))
+        layout.addStretch(1)  # room to spare goes below the rows, not between them
         self.status("Ready", 0, 1)
 
     def status(self, text: str, value: int | None = None, maximum: int | None = None, minimum: int = 0,
