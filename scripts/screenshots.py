@@ -70,8 +70,7 @@ def main() -> None:
     updates = []
     wait(app, until=lambda: widget.preview_shown)
     viewer.layers[preview].events.data.connect(lambda e: updates.append(time.monotonic()))
-    wait(app, until=lambda: (len(updates) >= 3 and "estimated" in widget.controls.status_label.text())
-         or not widget.busy)
+    wait(app, until=lambda: len(updates) >= 3 or not widget.busy)  # a preview that has sharpened
     wait(app, 0.6)  # let the loss plot redraw
     shot("during")
     wait(app, until=lambda: not widget.busy)
