@@ -9,8 +9,8 @@ from __future__ import annotations
 from magicgui.widgets import ComboBox
 from napari.utils.theme import get_theme
 from qtpy.QtCore import QEvent, QObject, QSize, Qt
-from qtpy.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout,
-                            QWidget)
+from qtpy.QtWidgets import (QWIDGETSIZE_MAX, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy,
+                            QVBoxLayout, QWidget)
 
 from ._form import as_note
 from ._plot import LossPlot
@@ -20,8 +20,6 @@ STATUS_LINES = 7  # a doubtful result's status (verdict, how it ended, estimate)
 MODEL_LINES = 2  # HQ-SSL's model line with its learned noise
 PLOT_HEIGHT = 170
 WINDOW_CHROME = 160  # napari's title, menu and status bars and the dock's title, in pixels
-QT_INT_MAX = 2**31 - 1
-QWIDGETSIZE_MAX = 2**24 - 1  # Qt's largest widget size
 SAVE_RESULT_TIP = ("Save the selected result layer (else the last one), and its uncertainty, as TIFF "
                    "with how it was made (method, steps, noise, estimate) in the file. napari's File > "
                    "Save keeps that only with the 'TIFF with provenance' file type; reopen with "
@@ -41,8 +39,9 @@ class _Rows(QScrollArea):
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
         """All the rows, unless that is taller than the screen leaves the dock: then it scrolls."""
-        screen = self.screen().availableGeometry().height() if self.screen() is not None else QT_INT_MAX
-        return QSize(super().minimumSizeHint().width(), min(self.sizeHint().height(), screen - WINDOW_CHROME))
+        rows, screen = self.sizeHint().height(), self.screen()
+        height = rows if screen is None else min(rows, screen.availableGeometry().height() - WINDOW_CHROME)
+        return QSize(super().minimumSizeHint().width(), height)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 from qtpy.QtWidgets import QSizePolicy
 
 from ..core import methods
-from ..core.config import METHODS, NOISE_MODELS, OPTIONS, Option, TrainConfig, field_type
+from ..core.config import METHODS, NOISE_MODELS, TrainConfig
 from ..core.data import StackView, choose_three_d, validate_axes
 from ..core.neighbours import choose_context
+from ._advanced import advanced_fields, advanced_values, auto
 from ._axes import layer_axes
 from ._warm_up import on_gpu
 from ._layers import layer_data, layer_scale
@@ -22,7 +22,6 @@ CHANNEL_LABELS = {"one model per channel": "independent", "one model for all": "
 CUSTOM_FIELDS = {"method": "method", "axes": "axes", "time_budget_s": "duration", "steps": "duration",
                  "noise": "noise", "sigma": "sigma", "three_d": "z_mode", "until_converged": "until",
                  "frames_are_repeats": "repeats", "channels": "channels"}
-QT_INT_MAX = 2**31 - 1  # a Qt spin box holds a C int
 CHANNELS_TIP = (
     "For images with a C axis.\n"
     "One model for all: one network sees every channel and denoises them together, so channels "
@@ -57,13 +56,6 @@ def note(text: str = "") -> Label:
     return label
 
 
-def _auto(spin, tip: str = ""):
-    """A spin box whose 0 reads "auto" (the core's default for this method and device)."""
-    spin.native.setSpecialValueText("auto")
-    spin.tooltip = tip or None
-    return spin
-
-
 def _row(label: str, *widgets, horizontal: bool = True) -> Container:
     return Container(widgets=widgets, layout="horizontal" if horizontal else "vertical", labels=False,
                      label=label)
@@ -96,7 +88,7 @@ class SettingsForm:
                                 "image's T (or S) frames are repeated recordings of one field.")
         self.noise = ComboBox(choices=NOISE_MODELS,
                               tooltip="HQ-SSL's noise model. Cameras: poisson-gaussian (shot + read noise).")
-        self.sigma = _auto(FloatSpinBox(min=0, max=1e6, step=0.5),
+        self.sigma = auto(FloatSpinBox(min=0, max=1e6, step=0.5),
                            "Known Gaussian noise level σ, in the image's units ('auto': learn it).")
         self.sigma.native.setDecimals(2)
         self.duration = SpinBox(min=1, max=10_000_000, value=60)
@@ -113,8 +105,9 @@ class SettingsForm:
                                         self.method, self.second, self.repeats, noise_row, duration_row,
                                         self.until])
 
-        self.advanced = Container(widgets=[self._advanced_field(name, option) for name, option in OPTIONS.items()
-                                           if option.widget == "advanced"])
+        self._advanced = advanced_fields()  # each is also an attribute of the form, by its field's name
+        self.__dict__.update(self._advanced)
+        self.advanced = Container(widgets=list(self._advanced.values()))
         for container in (self.basic, self.advanced):
             container.margins = (0, 0, 0, 0)
 
@@ -132,33 +125,6 @@ class SettingsForm:
         self._watched = None  # the layer whose scale changes we follow
         self._update_enabled()
         self._on_image_changed(self.image.value)
-
-    def _advanced_field(self, name: str, option: Option):
-        """One field of the Advanced section, as the table says (core/config.py, OPTIONS)."""
-        if option.choices:
-            widget = ComboBox(label=option.label, choices=option.choices, tooltip=option.help)
-        else:
-            whole = option.step == int(option.step)
-            low = option.low - 1 if option.auto and option.low < 1 else (0 if option.auto else option.low)
-            # whole numbers too: magicgui's SpinBox (superqt's large-int box) cannot read "auto"
-            widget = FloatSpinBox(label=option.label, min=low, max=min(option.high, QT_INT_MAX),
-                                  step=option.step, value=low if option.auto else getattr(TrainConfig, name))
-            widget.native.setDecimals(0 if whole else max(2, -math.floor(math.log10(option.step)) + 1))
-            if option.auto:
-                _auto(widget, option.help)
-            widget.tooltip = option.help
-        setattr(self, name, widget)
-        return widget
-
-    def _advanced_values(self) -> dict:
-        """The Advanced section's values as TrainConfig fields ("auto", the bottom of a range, is None)."""
-        values = {}
-        for name, option in OPTIONS.items():
-            if option.widget == "advanced":
-                widget, whole = getattr(self, name), field_type(name) is int
-                auto = option.auto and widget.value == widget.min
-                values[name] = None if auto else (round(widget.value) if whole else widget.value)
-        return values
 
     # -- what the fields show -----------------------------------------------------------------
 
@@ -226,7 +192,7 @@ class SettingsForm:
         repeats = methods.get(self.method.value).needs_pairs and self.repeats.value
         try:
             context = choose_context(StackView.of(data, axes, three_d=three_d),
-                                     self._advanced_values()["context_planes"], three_d, repeats)
+                                     advanced_values(self._advanced)["context_planes"], three_d, repeats)
         except ValueError as err:  # e.g. more neighbour planes than the stack has: Train says so too
             return f"Neighbour planes: {err}."
         return f"Neighbour planes: {context.reason}."
@@ -291,7 +257,7 @@ class SettingsForm:
         noise = self.noise.value if hq else "auto"
         seconds = self.unit.value == "seconds"
         value = self.duration.value
-        values = self._advanced_values()
+        values = advanced_values(self._advanced)
         if values["num_threads"] is None:
             values.pop("num_threads")  # "auto": the dock's choice in `extra`, which leaves a core to napari
         return TrainConfig(
