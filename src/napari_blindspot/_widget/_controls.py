@@ -35,13 +35,19 @@ class _Rows(QScrollArea):
         # wrapped hints are as tall as the width they get, which the plain size hint does not know
         height = rows.heightForWidth(self.viewport().width()) if rows.hasHeightForWidth() else -1
         height = max(height, hint.height(), rows.minimumSizeHint().height()) + 2 * self.frameWidth()  # a style's border
-        return QSize(hint.width() + self.verticalScrollBar().sizeHint().width(), height)
+        return QSize(hint.width() + self._bar_width(), height)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
-        """All the rows, unless that is taller than the screen leaves the dock: then it scrolls."""
+        """All the rows, unless that is taller than the screen leaves the dock: then it scrolls
+        (up and down only: never narrower than the rows)."""
         rows, screen = self.sizeHint().height(), self.screen()
         height = rows if screen is None else min(rows, screen.availableGeometry().height() - WINDOW_CHROME)
-        return QSize(super().minimumSizeHint().width(), height)
+        return QSize(self.widget().minimumSizeHint().width() + self._bar_width(), height)
+
+    def _bar_width(self) -> int:
+        """The scroll bar's width while it shows (as wide as the rows, and no wider, when not)."""
+        bar = self.verticalScrollBar()
+        return bar.sizeHint().width() if bar.isVisible() else 0
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
